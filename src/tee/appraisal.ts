@@ -47,6 +47,14 @@ export class CheckRunner {
     }
   }
 
+  /**
+   * Records a check that could not be performed (its input is missing) without refusing: the
+   * outcome is `ok: false, skipped: true` and `message` says what was not checked and why.
+   */
+  skip(check: string, message: string): void {
+    if (this.ok) this.#checks.push({ check, ok: false, skipped: true, message });
+  }
+
   /** Records a failed check directly. */
   fail(check: string, code: TeeErrorCode, message: string, value?: string, expected?: string): void {
     this.#checks.push({ check, ok: false, code, message });

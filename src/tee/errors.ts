@@ -30,7 +30,9 @@ export const TEE_ERROR_CODES = [
   'ERR_TDX_MODULE_IDENTITY', // MRSIGNERSEAM / SEAMATTRIBUTES do not match TCB Info
   'ERR_REPORT_SIGNATURE', // SEV-SNP report signature by the VCEK
   'ERR_REPORTED_TCB', // SEV-SNP reported TCB differs from the VCEK extensions
+  'ERR_CHIP_ID_MISMATCH', // SEV-SNP report CHIP_ID differs from the VCEK hwID (a VCEK of another chip)
   'ERR_SIM_SIGNATURE', // sim evidence signature
+  'ERR_SIM_PLATFORM_KEY', // sim evidence signed by a sim platform key that is not trusted
   // Appraisal (genuine evidence, but not acceptable)
   'ERR_TCB_STATUS', // final TCB status not in the accepted set
   'ERR_DEBUG', // debug enclave / TD / guest when debug is not allowed

@@ -84,6 +84,8 @@ export interface CheckOutcome {
   readonly ok: boolean;
   readonly code?: TeeErrorCode;
   readonly message?: string;
+  /** The check was not performed (e.g. its collateral was not supplied); `ok` is then false. */
+  readonly skipped?: true;
 }
 
 /** The identity fields parsed out of evidence, without any verification. */
