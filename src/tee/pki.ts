@@ -51,7 +51,7 @@ export function normalizeSerial(hex: string): string {
  * Splits a PEM bundle into the DER of its CERTIFICATE blocks, in order. Only whitespace and NUL
  * bytes may appear between and around the blocks (quotes often end the chain with a NUL).
  */
-export function splitPemChain(text: string, what: string, source: PkiSource): Buffer[] {
+export function splitPemChain(text: string, what: string, source: PkiSource, check = 'pem'): Buffer[] {
   const out: Buffer[] = [];
   let rest = '';
   let last = 0;
@@ -65,7 +65,7 @@ export function splitPemChain(text: string, what: string, source: PkiSource): Bu
     throw new TeeError(
       malformedCode(source),
       `${what} is not a PEM certificate chain (${out.length} CERTIFICATE blocks, ${rest.replace(/[\s\0]/g, '').length} stray characters)`,
-      { check: 'pem', value: `${out.length} blocks`, expected: 'only PEM CERTIFICATE blocks' },
+      { check, value: `${out.length} blocks`, expected: 'only PEM CERTIFICATE blocks' },
     );
   }
   return out;
@@ -131,20 +131,20 @@ function certFields(der: Buffer): Omit<CertInfo, 'x509' | 'der' | 'sha256'> {
 }
 
 /** Parses one DER certificate; malformed input gives `ERR_EVIDENCE_MALFORMED` / `ERR_COLLATERAL_MALFORMED`. */
-export function parseCertificate(der: Uint8Array, what: string, source: PkiSource): CertInfo {
+export function parseCertificate(der: Uint8Array, what: string, source: PkiSource, check = 'certificate-parse'): CertInfo {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
     const x509 = new X509Certificate(buf);
     return { x509, der: buf, sha256: sha256Hex(buf), ...certFields(buf) };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new TeeError(malformedCode(source), `${what} is not a valid X.509 certificate: ${reason}`, { check: 'certificate-parse' }, { cause: err });
+    throw new TeeError(malformedCode(source), `${what} is not a valid X.509 certificate: ${reason}`, { check }, { cause: err });
   }
 }
 
 /** Parses a PEM chain into certificates, leaf first. */
-export function parsePemChain(text: string, what: string, source: PkiSource): CertInfo[] {
-  return splitPemChain(text, what, source).map((der, i) => parseCertificate(der, `${what} certificate #${i}`, source));
+export function parsePemChain(text: string, what: string, source: PkiSource, check = 'pem'): CertInfo[] {
+  return splitPemChain(text, what, source, check).map((der, i) => parseCertificate(der, `${what} certificate #${i}`, source, check));
 }
 
 /** Throws `ERR_CERT_ROOT` unless `root` is one of the pinned roots (SHA-256 of its DER). */
@@ -286,12 +286,12 @@ function crlFields(buf: Buffer): ParsedCrl {
 }
 
 /** Parses a DER CRL; malformed input gives `ERR_COLLATERAL_MALFORMED`. */
-export function parseCrl(der: Uint8Array, what = 'CRL'): ParsedCrl {
+export function parseCrl(der: Uint8Array, what = 'CRL', check = 'crl-parse'): ParsedCrl {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
     return crlFields(buf);
   } catch (err) {
-    if (err instanceof TeeError) throw new TeeError('ERR_COLLATERAL_MALFORMED', `${what}: ${err.message}`, { check: 'crl-parse' }, { cause: err });
+    if (err instanceof TeeError) throw new TeeError('ERR_COLLATERAL_MALFORMED', `${what} is not a valid CRL: ${err.message}`, { check }, { cause: err });
     throw err;
   }
 }

@@ -79,13 +79,13 @@ export class CollateralVerifier {
   }
 
   /** Parses a DER certificate (memoized by digest: parsing does not depend on time). */
-  certificate(der: Buffer, what: string, source: PkiSource): CertInfo {
-    return this.#certs.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCertificate(der, what, source), window: ALWAYS }));
+  certificate(der: Buffer, what: string, source: PkiSource, check: string): CertInfo {
+    return this.#certs.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCertificate(der, what, source, check), window: ALWAYS }));
   }
 
-  /** Parses a PEM chain, leaf first. */
-  pemChain(pem: string, what: string, source: PkiSource): CertInfo[] {
-    return splitPemChain(pem, what, source).map((der, i) => this.certificate(der, `${what} certificate #${i}`, source));
+  /** Parses a PEM chain, leaf first; parse errors name `check`. */
+  pemChain(pem: string, what: string, source: PkiSource, check: string): CertInfo[] {
+    return splitPemChain(pem, what, source, check).map((der, i) => this.certificate(der, `${what} certificate #${i}`, source, check));
   }
 
   /** Verifies a CA chain (…→root) with {@link verifyChain}; the verdict is cached for its window. */
@@ -98,8 +98,8 @@ export class CollateralVerifier {
   }
 
   /** Parses a DER CRL (memoized by digest). */
-  parsedCrl(der: Uint8Array, what: string): ParsedCrl {
-    return this.#parsedCrls.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCrl(der, what), window: ALWAYS }));
+  parsedCrl(der: Uint8Array, check: string): ParsedCrl {
+    return this.#parsedCrls.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCrl(der, check, check), window: ALWAYS }));
   }
 
   /** Verifies a CRL's signature by `issuer` and its window at `at` (cached). */
@@ -121,8 +121,8 @@ export class CollateralVerifier {
   #signed<T>(cache: WindowCache<Verified<T>>, kind: SignedKind<T>, doc: SignedJson, at: Date): Verified<T> {
     const key = sha256Hex(`${sha256Hex(doc.text)}:${Buffer.from(doc.signature).toString('hex')}:${sha256Hex(doc.issuerChain)}`);
     return cache.get(key, at, () => {
-      const chain = this.pemChain(doc.issuerChain, `${kind.what} issuer chain`, 'collateral');
       const check = `${kind.prefix}-issuer-chain`;
+      const chain = this.pemChain(doc.issuerChain, `${kind.what} issuer chain`, 'collateral', check);
       const signer = chain[0]!;
       if (chain.length !== 2 || signer.subjectCn !== TCB_SIGNING_CN) {
         throw new TeeError(

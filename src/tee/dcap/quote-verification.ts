@@ -103,7 +103,7 @@ class QuoteVerification {
         'PEM chain',
       );
     }
-    this.#chain = this.#cv.pemChain(text, 'PCK chain in the quote', 'evidence');
+    this.#chain = this.#cv.pemChain(text, 'PCK chain in the quote', 'evidence', 'certification-data');
     return q.qe;
   }
 
@@ -149,7 +149,7 @@ class QuoteVerification {
     }
     let issuer = ca;
     if (issuerChain !== undefined) {
-      const chain = this.#cv.pemChain(issuerChain, 'PCK CRL issuer chain', 'collateral');
+      const chain = this.#cv.pemChain(issuerChain, 'PCK CRL issuer chain', 'collateral', 'pck-crl-issuer-chain');
       this.#cv.caChain(chain, this.#at, 'pck-crl-issuer-chain', 2);
       issuer = chain[0]!;
       if (this.#rootCrl) assertNotRevoked(issuer, this.#rootCrl, 'pck-ca-revocation');
