@@ -4,7 +4,9 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const names = (await readdir(here)).filter((f) => f.endsWith('.ts') && f !== 'run.ts').map((f) => f.slice(0, -3));
+const names = (await readdir(here))
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  .map((f) => f.slice(0, -3));
 const [name, ...args] = process.argv.slice(2);
 if (name === undefined || name === '--help' || name === '-h' || !names.includes(name)) {
   process.stderr.write(`usage: npm run bench -- NAME [ARGS…]\nbenchmarks: ${names.join(', ')}\n`);

@@ -26,14 +26,31 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** Registers `securecloud attest verify|inspect`. */
 export function registerAttestCommands(program: Command, run: CliRun): void {
-  const attest = program.command('attest').description('verify or inspect TEE evidence (SGX, TDX, SEV-SNP, sim)');
+  const attest = program
+    .command('attest')
+    .description('verify or inspect TEE evidence (SGX, TDX, SEV-SNP, sim)');
   attest
     .command('verify')
-    .description('verify evidence; exit 0 only when it is genuine and acceptable, 1 otherwise, 2 on usage errors')
-    .argument('<evidence>', 'evidence file (.hex read as hex; JSON with a "quote" field; base64; else binary)')
-    .option('--collateral <file>', 'collateral file (repeatable): Intel PCS bodies, dcap-qvl JSON, CRLs, PEM chains, AMD certs', collect, [])
+    .description(
+      'verify evidence; exit 0 only when it is genuine and acceptable, 1 otherwise, 2 on usage errors',
+    )
+    .argument(
+      '<evidence>',
+      'evidence file (.hex read as hex; JSON with a "quote" field; base64; else binary)',
+    )
+    .option(
+      '--collateral <file>',
+      'collateral file (repeatable): Intel PCS bodies, dcap-qvl JSON, CRLs, PEM chains, AMD certs',
+      collect,
+      [],
+    )
     .option('--at <iso-time>', 'verification time (default: now)')
-    .option('--accept <status>', `also accept this TCB status (repeatable): ${TCB_STATUSES.join(', ')}`, collect, [])
+    .option(
+      '--accept <status>',
+      `also accept this TCB status (repeatable): ${TCB_STATUSES.join(', ')}`,
+      collect,
+      [],
+    )
     .option('--allow-debug', 'accept debug enclaves, TDs and guests')
     .option('--allow-simulation', 'accept SIMULATION evidence from the sim backend (protects nothing)')
     .option('--json', 'print the normalized result as JSON')
@@ -50,7 +67,10 @@ export function registerAttestCommands(program: Command, run: CliRun): void {
       try {
         const parsed = inspectEvidence(evidence);
         const rows: [string, string][] = [
-          ['platform', `${parsed.platform} (${parsed.format})${parsed.platform === 'sim' ? '  SIMULATION' : ''}`],
+          [
+            'platform',
+            `${parsed.platform} (${parsed.format})${parsed.platform === 'sim' ? '  SIMULATION' : ''}`,
+          ],
           ['measurement', parsed.measurement],
           ['signer', parsed.signer ?? '-'],
           ['productId', String(parsed.productId ?? '-')],
@@ -81,11 +101,14 @@ async function readInput(file: string): Promise<Buffer> {
 function parseFlags(flags: VerifyFlags): { at: Date; accept: TcbStatus[] } {
   const at = flags.at === undefined ? new Date() : new Date(flags.at);
   if (Number.isNaN(at.getTime())) {
-    throw new UsageError(`--at ${JSON.stringify(flags.at)} is not an ISO 8601 time (example: 2025-06-20T00:00:00Z)`);
+    throw new UsageError(
+      `--at ${JSON.stringify(flags.at)} is not an ISO 8601 time (example: 2025-06-20T00:00:00Z)`,
+    );
   }
   const accept: TcbStatus[] = ['UpToDate', 'SWHardeningNeeded'];
   for (const s of flags.accept) {
-    if (!isTcbStatus(s)) throw new UsageError(`--accept ${s}: unknown TCB status; one of ${TCB_STATUSES.join(', ')}`);
+    if (!isTcbStatus(s))
+      throw new UsageError(`--accept ${s}: unknown TCB status; one of ${TCB_STATUSES.join(', ')}`);
     if (!accept.includes(s)) accept.push(s);
   }
   return { at, accept };
@@ -113,7 +136,8 @@ async function verifyAction(file: string, flags: VerifyFlags, run: CliRun): Prom
   } catch (err) {
     if (!isTeeError(err)) throw err;
     const reason = `[${err.code}] ${err.message}`;
-    if (flags.json) run.io.out(JSON.stringify({ genuine: false, accepted: false, code: err.code, reason }, null, 2));
+    if (flags.json)
+      run.io.out(JSON.stringify({ genuine: false, accepted: false, code: err.code, reason }, null, 2));
     else run.io.err(`REFUSED: ${reason}`);
     return EXIT.refused;
   }
@@ -144,7 +168,13 @@ export function resultToJson(r: VerificationResult): Record<string, unknown> {
     svn: r.svn,
     reportData: r.reportData,
     ...(r.refusal
-      ? { reason: r.refusal.message, code: r.refusal.code, check: r.refusal.check, value: r.refusal.value, expected: r.refusal.expected }
+      ? {
+          reason: r.refusal.message,
+          code: r.refusal.code,
+          check: r.refusal.check,
+          value: r.refusal.value,
+          expected: r.refusal.expected,
+        }
       : {}),
     checks: r.checks,
     details: r.details,

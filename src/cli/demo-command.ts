@@ -33,7 +33,10 @@ async function demo(stateDir: string, run: CliRun): Promise<number> {
   const { publicKey } = generateKeyPairSync('x25519');
   const pub = publicKey.export({ type: 'spki', format: 'der' });
   const nonce = randomBytes(32);
-  const reportData = Buffer.concat([createHash('sha256').update(pub).update(nonce).digest(), Buffer.alloc(32)]);
+  const reportData = Buffer.concat([
+    createHash('sha256').update(pub).update(nonce).digest(),
+    Buffer.alloc(32),
+  ]);
   say('3/5', `fresh X25519 key and verifier nonce bound into report data ${toHex(reportData).slice(0, 16)}…`);
 
   const { backend } = await createTeeBackend(detected.name, {
@@ -49,20 +52,31 @@ async function demo(stateDir: string, run: CliRun): Promise<number> {
   run.io.out(
     formatTable([
       ['      genuine', String(result.genuine)],
-      ['      accepted', `${result.accepted}${result.simulation ? ' (SIMULATION allowed for this demo)' : ''}`],
+      [
+        '      accepted',
+        `${result.accepted}${result.simulation ? ' (SIMULATION allowed for this demo)' : ''}`,
+      ],
       ['      measurement', result.measurement],
       ['      key bound', String(bound)],
       ['      tcbStatus', result.tcbStatus],
     ]),
   );
   if (!result.accepted || !bound || !sameCode) {
-    say('5/5', `REFUSED: ${result.refusal ? `[${result.refusal.code}] ${result.refusal.message}` : 'binding mismatch'}`);
+    say(
+      '5/5',
+      `REFUSED: ${result.refusal ? `[${result.refusal.code}] ${result.refusal.message}` : 'binding mismatch'}`,
+    );
     return EXIT.refused;
   }
   const sealer = await backend.sealer();
   const sealed = sealer.seal(Buffer.from('a secret only this code may read'));
   const back = Buffer.from(sealer.unseal(sealed)).toString();
-  say('5/5', `sealed ${sealed.length} bytes to this measurement and unsealed: ${back === 'a secret only this code may read'}`);
-  run.io.out('Next: the CAS would now release this service its certificate and secrets (see docs/attestation.md).');
+  say(
+    '5/5',
+    `sealed ${sealed.length} bytes to this measurement and unsealed: ${back === 'a secret only this code may read'}`,
+  );
+  run.io.out(
+    'Next: the CAS would now release this service its certificate and secrets (see docs/attestation.md).',
+  );
   return EXIT.ok;
 }

@@ -1,6 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { createTeeBackend, detectTeeBackend, fromHex, isTeeError, measureService, toHex } from '../tee/index.ts';
+import {
+  createTeeBackend,
+  detectTeeBackend,
+  fromHex,
+  isTeeError,
+  measureService,
+  toHex,
+} from '../tee/index.ts';
 import { CommandFailure, EXIT, UsageError } from './io.ts';
 import type { CliRun } from './main.ts';
 
@@ -29,7 +36,11 @@ export function registerTeeCommands(program: Command, run: CliRun): void {
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
       const d = await detectTeeBackend();
-      run.io.out(flags.json ? JSON.stringify(d, null, 2) : `${d.name}${d.simulation ? '  (SIMULATION)' : ''}: ${d.reason}`);
+      run.io.out(
+        flags.json
+          ? JSON.stringify(d, null, 2)
+          : `${d.name}${d.simulation ? '  (SIMULATION)' : ''}: ${d.reason}`,
+      );
     });
   tee
     .command('evidence')
@@ -39,27 +50,29 @@ export function registerTeeCommands(program: Command, run: CliRun): void {
     .option('--tee <backend>', `backend: ${BACKENDS.join(', ')}`, 'auto')
     .option('--measure <path>', 'sim backend: the code whose measurement the evidence carries', '.')
     .option('--sim-state <dir>', 'sim backend: directory of the software platform key')
-    .action(async (flags: { out: string; reportData: string; tee: string; measure: string; simState?: string }) => {
-      if (!(BACKENDS as readonly string[]).includes(flags.tee)) {
-        throw new UsageError(`--tee ${flags.tee}: one of ${BACKENDS.join(', ')}`);
-      }
-      const reportData = Buffer.alloc(64);
-      const given = guardHex(flags.reportData);
-      if (given.length > 64) throw new UsageError('--report-data: at most 64 bytes');
-      given.copy(reportData);
-      const { backend } = await guard(async () => {
-        const { measurement } = await measureService(flags.measure);
-        return createTeeBackend(flags.tee as BackendChoice, {
-          sim: { measurement, ...(flags.simState ? { stateDir: flags.simState } : {}) },
+    .action(
+      async (flags: { out: string; reportData: string; tee: string; measure: string; simState?: string }) => {
+        if (!(BACKENDS as readonly string[]).includes(flags.tee)) {
+          throw new UsageError(`--tee ${flags.tee}: one of ${BACKENDS.join(', ')}`);
+        }
+        const reportData = Buffer.alloc(64);
+        const given = guardHex(flags.reportData);
+        if (given.length > 64) throw new UsageError('--report-data: at most 64 bytes');
+        given.copy(reportData);
+        const { backend } = await guard(async () => {
+          const { measurement } = await measureService(flags.measure);
+          return createTeeBackend(flags.tee as BackendChoice, {
+            sim: { measurement, ...(flags.simState ? { stateDir: flags.simState } : {}) },
+          });
         });
-      });
-      const evidence = await guard(() => backend.getEvidence(reportData));
-      await writeFile(flags.out, evidence);
-      const sim = backend.simulation ? '  SIMULATION: this evidence protects nothing' : '';
-      run.io.err(`wrote ${evidence.length} bytes of ${backend.platform} evidence to ${flags.out}${sim}`);
-      run.io.out(toHex(reportData));
-      run.exitCode = EXIT.ok;
-    });
+        const evidence = await guard(() => backend.getEvidence(reportData));
+        await writeFile(flags.out, evidence);
+        const sim = backend.simulation ? '  SIMULATION: this evidence protects nothing' : '';
+        run.io.err(`wrote ${evidence.length} bytes of ${backend.platform} evidence to ${flags.out}${sim}`);
+        run.io.out(toHex(reportData));
+        run.exitCode = EXIT.ok;
+      },
+    );
 }
 
 function guardHex(text: string): Buffer {

@@ -51,10 +51,14 @@ function mergeSnp(parts: readonly SnpCollateral[]): SnpCollateral {
       if (value === undefined) continue;
       const prior = out[key];
       if (prior !== undefined && !Buffer.from(prior).equals(Buffer.from(value))) {
-        throw new TeeError('ERR_COLLATERAL_MALFORMED', `two collateral files supply different ${key.toUpperCase()} certificates`, {
-          check: 'collateral-file',
-          value: key,
-        });
+        throw new TeeError(
+          'ERR_COLLATERAL_MALFORMED',
+          `two collateral files supply different ${key.toUpperCase()} certificates`,
+          {
+            check: 'collateral-file',
+            value: key,
+          },
+        );
       }
       out[key] = value;
     }
@@ -73,9 +77,15 @@ export async function loadCollateralFiles(
     try {
       bytes = await readBoundedFile(path, MAX_COLLATERAL_FILE_BYTES, options.signal);
     } catch (err) {
-      if (isTeeError(err)) throw new TeeError('ERR_COLLATERAL_MALFORMED', err.message, { check: 'collateral-file' });
+      if (isTeeError(err))
+        throw new TeeError('ERR_COLLATERAL_MALFORMED', err.message, { check: 'collateral-file' });
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new TeeError('ERR_COLLATERAL_MISSING', `cannot read collateral file ${path}: ${code}`, { check: 'collateral-file' }, { cause: err });
+      throw new TeeError(
+        'ERR_COLLATERAL_MISSING',
+        `cannot read collateral file ${path}: ${code}`,
+        { check: 'collateral-file' },
+        { cause: err },
+      );
     }
     parts.push(classifyCollateral(bytes, path));
   }

@@ -52,7 +52,11 @@ export function readDer(buf: Buffer, offset = 0, what = 'DER'): DerNode {
     header += n;
   }
   const end = offset + header + len;
-  if (end > buf.length) fail(what, `element at offset ${offset} claims ${len} bytes, only ${buf.length - offset - header} remain`);
+  if (end > buf.length)
+    fail(
+      what,
+      `element at offset ${offset} claims ${len} bytes, only ${buf.length - offset - header} remain`,
+    );
   return { tag, content: buf.subarray(offset + header, end), raw: buf.subarray(offset, end) };
 }
 
@@ -88,7 +92,10 @@ export function expectTag(node: DerNode | undefined, tag: number, what: string):
 export function decodeOid(content: Buffer): string {
   if (content.length === 0) return '';
   const first = content[0]!;
-  const parts: number[] = [Math.min(2, Math.floor(first / 40)), first - Math.min(2, Math.floor(first / 40)) * 40];
+  const parts: number[] = [
+    Math.min(2, Math.floor(first / 40)),
+    first - Math.min(2, Math.floor(first / 40)) * 40,
+  ];
   let value = 0;
   for (let i = 1; i < content.length; i++) {
     const b = content[i]!;
@@ -110,13 +117,14 @@ export function decodeInteger(content: Buffer): bigint {
 /** UTCTime or GeneralizedTime (Z form, as DER requires) as a Date. */
 export function decodeTime(node: DerNode, what = 'time'): Date {
   const s = node.content.toString('latin1');
-  let m: RegExpExecArray | null;
-  if (node.tag === DER.UTC_TIME && (m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    const yy = Number(m[1]);
-    return new Date(Date.UTC(yy >= 50 ? 1900 + yy : 2000 + yy, Number(m[2]) - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  const utc = node.tag === DER.UTC_TIME ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s) : null;
+  if (utc) {
+    const yy = Number(utc[1]);
+    return new Date(
+      Date.UTC(yy >= 50 ? 1900 + yy : 2000 + yy, Number(utc[2]) - 1, +utc[3]!, +utc[4]!, +utc[5]!, +utc[6]!),
+    );
   }
-  if (node.tag === DER.GENERALIZED_TIME && (m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s))) {
-    return new Date(Date.UTC(+m[1]!, Number(m[2]) - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  }
+  const gen = node.tag === DER.GENERALIZED_TIME ? /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s) : null;
+  if (gen) return new Date(Date.UTC(+gen[1]!, Number(gen[2]) - 1, +gen[3]!, +gen[4]!, +gen[5]!, +gen[6]!));
   return fail(what, `unsupported time encoding ${JSON.stringify(s)}`);
 }

@@ -68,7 +68,12 @@ export class TeeError extends Error {
   readonly code: TeeErrorCode;
   readonly detail: TeeErrorDetail;
 
-  constructor(code: TeeErrorCode, message: string, detail: TeeErrorDetail = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: TeeErrorCode,
+    message: string,
+    detail: TeeErrorDetail = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
     this.detail = detail;

@@ -19,7 +19,12 @@ export function decodeEvidenceFile(bytes: Uint8Array, name: string): Buffer {
     try {
       return fromHex(buf.toString('latin1'));
     } catch (err) {
-      throw new TeeError('ERR_EVIDENCE_FORMAT', `${name}: a .hex file must hold hexadecimal digits only`, {}, { cause: err });
+      throw new TeeError(
+        'ERR_EVIDENCE_FORMAT',
+        `${name}: a .hex file must hold hexadecimal digits only`,
+        {},
+        { cause: err },
+      );
     }
   }
   const text = buf.toString('latin1').trim();
@@ -33,7 +38,12 @@ function decodeJsonEvidence(text: string, name: string): Buffer {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new TeeError('ERR_EVIDENCE_FORMAT', `${name}: looks like JSON but does not parse`, {}, { cause: err });
+    throw new TeeError(
+      'ERR_EVIDENCE_FORMAT',
+      `${name}: looks like JSON but does not parse`,
+      {},
+      { cause: err },
+    );
   }
   const found = findEvidenceString(doc, 0);
   if (found === null) {
@@ -42,7 +52,9 @@ function decodeJsonEvidence(text: string, name: string): Buffer {
       `${name}: JSON document without a "quote" or "report" string; pass the raw evidence, its .hex form, or base64`,
     );
   }
-  return /^[0-9a-fA-F]+$/.test(found) && found.length % 2 === 0 ? fromHex(found) : Buffer.from(found, 'base64');
+  return /^[0-9a-fA-F]+$/.test(found) && found.length % 2 === 0
+    ? fromHex(found)
+    : Buffer.from(found, 'base64');
 }
 
 function findEvidenceString(doc: unknown, depth: number): string | null {
@@ -58,7 +70,10 @@ function findEvidenceString(doc: unknown, depth: number): string | null {
 }
 
 /** Reads and decodes an evidence file (see {@link decodeEvidenceFile}). */
-export async function readEvidenceFile(path: string, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function readEvidenceFile(
+  path: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<Buffer> {
   const bytes = await readBoundedFile(path, MAX_EVIDENCE_FILE_BYTES, options.signal);
   return decodeEvidenceFile(bytes, path);
 }
@@ -67,7 +82,10 @@ export async function readEvidenceFile(path: string, options: { signal?: AbortSi
 export async function readBoundedFile(path: string, limit: number, signal?: AbortSignal): Promise<Buffer> {
   const bytes = await readFile(path, signal ? { signal } : {});
   if (bytes.length > limit) {
-    throw new TeeError('ERR_EVIDENCE_FORMAT', `${path} is ${bytes.length} bytes; at most ${limit} are accepted`);
+    throw new TeeError(
+      'ERR_EVIDENCE_FORMAT',
+      `${path} is ${bytes.length} bytes; at most ${limit} are accepted`,
+    );
   }
   return bytes;
 }

@@ -19,7 +19,12 @@ export {
 export { isTeeError, TEE_ERROR_CODES, TeeError, type TeeErrorCode, type TeeErrorDetail } from './errors.ts';
 export { decodeEvidenceFile, readEvidenceFile } from './evidence-file.ts';
 export { createGramineBackend, type GramineBackendOptions } from './gramine/gramine-backend.ts';
-export { type MeasuredFile, type MeasureOptions, measureService, type ServiceMeasurement } from './measure.ts';
+export {
+  type MeasuredFile,
+  type MeasureOptions,
+  measureService,
+  type ServiceMeasurement,
+} from './measure.ts';
 export { type ClosableSealer, createAeadSealer } from './seal.ts';
 export { createSimBackend, type SimBackend, type SimBackendOptions } from './sim/sim-backend.ts';
 export { createSimVerifier, type SimVerifierOptions } from './sim/sim-verifier.ts';
@@ -33,8 +38,8 @@ export { createTsmBackend, type TsmBackendOptions } from './tsm/tsm-backend.ts';
 export {
   type CheckOutcome,
   type Collateral,
-  DEFAULT_ACCEPTED_TCB,
   type DcapCollateral,
+  DEFAULT_ACCEPTED_TCB,
   type EvidenceVerifier,
   isTcbStatus,
   type ParsedEvidence,

@@ -1,5 +1,5 @@
 import { createHash, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { DER, type DerNode, decodeOid, derChildren, expectTag, parseDer, readDer } from './der.ts';
+import { DER, type DerNode, decodeOid, derChildren, expectTag, parseDer } from './der.ts';
 import { TeeError, type TeeErrorCode } from './errors.ts';
 
 /** Where a parse error points: in the evidence (a quote's PCK chain) or in collateral files. */
@@ -76,7 +76,8 @@ export function nameCommonName(name: DerNode): string | null {
   for (const rdn of derChildren(name)) {
     for (const atv of derChildren(rdn)) {
       const [oid, value] = derChildren(atv);
-      if (oid?.tag === DER.OID && value && decodeOid(oid.content) === OID_CN) return value.content.toString('utf8');
+      if (oid?.tag === DER.OID && value && decodeOid(oid.content) === OID_CN)
+        return value.content.toString('utf8');
     }
   }
   return null;
@@ -111,7 +112,11 @@ function readExtensions(node: DerNode | undefined): Map<string, Buffer> {
 
 function certFields(der: Buffer): Omit<CertInfo, 'x509' | 'der' | 'sha256'> {
   const cert = parseDer(der, 'certificate');
-  const tbs = expectTag(derChildren(expectTag(cert, DER.SEQUENCE, 'certificate'))[0], DER.SEQUENCE, 'tbsCertificate');
+  const tbs = expectTag(
+    derChildren(expectTag(cert, DER.SEQUENCE, 'certificate'))[0],
+    DER.SEQUENCE,
+    'tbsCertificate',
+  );
   const f = derChildren(tbs);
   const off = f[0]?.tag === 0xa0 ? 1 : 0;
   const serial = expectTag(f[off], DER.INTEGER, 'serialNumber');
@@ -131,20 +136,32 @@ function certFields(der: Buffer): Omit<CertInfo, 'x509' | 'der' | 'sha256'> {
 }
 
 /** Parses one DER certificate; malformed input gives `ERR_EVIDENCE_MALFORMED` / `ERR_COLLATERAL_MALFORMED`. */
-export function parseCertificate(der: Uint8Array, what: string, source: PkiSource, check = 'certificate-parse'): CertInfo {
+export function parseCertificate(
+  der: Uint8Array,
+  what: string,
+  source: PkiSource,
+  check = 'certificate-parse',
+): CertInfo {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
   try {
     const x509 = new X509Certificate(buf);
     return { x509, der: buf, sha256: sha256Hex(buf), ...certFields(buf) };
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new TeeError(malformedCode(source), `${what} is not a valid X.509 certificate: ${reason}`, { check }, { cause: err });
+    throw new TeeError(
+      malformedCode(source),
+      `${what} is not a valid X.509 certificate: ${reason}`,
+      { check },
+      { cause: err },
+    );
   }
 }
 
 /** Parses a PEM chain into certificates, leaf first. */
 export function parsePemChain(text: string, what: string, source: PkiSource, check = 'pem'): CertInfo[] {
-  return splitPemChain(text, what, source, check).map((der, i) => parseCertificate(der, `${what} certificate #${i}`, source, check));
+  return splitPemChain(text, what, source, check).map((der, i) =>
+    parseCertificate(der, `${what} certificate #${i}`, source, check),
+  );
 }
 
 /** Throws `ERR_CERT_ROOT` unless `root` is one of the pinned roots (SHA-256 of its DER). */
@@ -164,7 +181,11 @@ export function assertCertValidAt(cert: CertInfo, at: Date, check: string): void
     throw new TeeError(
       'ERR_CERT_VALIDITY',
       `certificate "${cert.subjectCn ?? '?'}" is not valid at ${at.toISOString()} (valid ${cert.notBefore.toISOString()} to ${cert.notAfter.toISOString()})`,
-      { check, value: at.toISOString(), expected: `${cert.notBefore.toISOString()}..${cert.notAfter.toISOString()}` },
+      {
+        check,
+        value: at.toISOString(),
+        expected: `${cert.notBefore.toISOString()}..${cert.notAfter.toISOString()}`,
+      },
     );
   }
 }
@@ -204,11 +225,15 @@ export function verifyChain(
   const { check } = options;
   const root = chain[chain.length - 1];
   if (!root || chain.length < (options.minLength ?? 2)) {
-    throw new TeeError('ERR_CERT_CHAIN', `the chain has ${chain.length} certificates, at least ${options.minLength ?? 2} are needed`, {
-      check,
-      value: String(chain.length),
-      expected: `>= ${options.minLength ?? 2}`,
-    });
+    throw new TeeError(
+      'ERR_CERT_CHAIN',
+      `the chain has ${chain.length} certificates, at least ${options.minLength ?? 2} are needed`,
+      {
+        check,
+        value: String(chain.length),
+        expected: `>= ${options.minLength ?? 2}`,
+      },
+    );
   }
   assertPinnedRoot(root, options.pins, check);
   assertIssuedBy(root, root, check);
@@ -252,7 +277,11 @@ function revokedSerials(node: DerNode | undefined): Set<string> {
   const out = new Set<string>();
   if (!node || node.tag !== DER.SEQUENCE) return out;
   for (const entry of derChildren(node)) {
-    out.add(normalizeSerial(expectTag(derChildren(entry)[0], DER.INTEGER, 'revoked serial').content.toString('hex')));
+    out.add(
+      normalizeSerial(
+        expectTag(derChildren(entry)[0], DER.INTEGER, 'revoked serial').content.toString('hex'),
+      ),
+    );
   }
   return out;
 }
@@ -269,7 +298,9 @@ function crlFields(buf: Buffer): ParsedCrl {
   const signatureAlgorithm = algorithmOid(top[1], 'CRL signatureAlgorithm');
   const sig = expectTag(top[2], DER.BIT_STRING, 'CRL signature');
   if (innerAlg !== signatureAlgorithm || sig.content[0] !== 0) {
-    throw new TeeError('ERR_COLLATERAL_MALFORMED', 'CRL: inconsistent signature algorithm or bit string', { check: 'der-parse' });
+    throw new TeeError('ERR_COLLATERAL_MALFORMED', 'CRL: inconsistent signature algorithm or bit string', {
+      check: 'der-parse',
+    });
   }
   return {
     der: buf,
@@ -291,7 +322,13 @@ export function parseCrl(der: Uint8Array, what = 'CRL', check = 'crl-parse'): Pa
   try {
     return crlFields(buf);
   } catch (err) {
-    if (err instanceof TeeError) throw new TeeError('ERR_COLLATERAL_MALFORMED', `${what} is not a valid CRL: ${err.message}`, { check }, { cause: err });
+    if (err instanceof TeeError)
+      throw new TeeError(
+        'ERR_COLLATERAL_MALFORMED',
+        `${what} is not a valid CRL: ${err.message}`,
+        { check },
+        { cause: err },
+      );
     throw err;
   }
 }
@@ -323,7 +360,11 @@ export function assertCrlValidAt(crl: ParsedCrl, at: Date, check: string): void 
     throw new TeeError(
       'ERR_CRL_VALIDITY',
       `the CRL of "${crl.issuerCn ?? '?'}" is not valid at ${at.toISOString()} (thisUpdate ${crl.thisUpdate.toISOString()}, nextUpdate ${crl.nextUpdate.toISOString()}); fetch a current CRL`,
-      { check, value: at.toISOString(), expected: `${crl.thisUpdate.toISOString()}..${crl.nextUpdate.toISOString()}` },
+      {
+        check,
+        value: at.toISOString(),
+        expected: `${crl.thisUpdate.toISOString()}..${crl.nextUpdate.toISOString()}`,
+      },
     );
   }
 }
@@ -349,13 +390,4 @@ export function verifyCrl(crl: ParsedCrl, issuer: CertInfo, at: Date, check: str
   verifyCrlSignature(crl, issuer, check);
   assertCrlValidAt(crl, at, check);
   return { notBefore: crl.thisUpdate, notAfter: crl.nextUpdate };
-}
-
-/** Reads the DER element at the start of `buf` (used to sniff DER inputs). */
-export function looksLikeDer(buf: Buffer): boolean {
-  try {
-    return buf.length > 2 && readDer(buf, 0).raw.length === buf.length && buf[0] === DER.SEQUENCE;
-  } catch {
-    return false;
-  }
 }

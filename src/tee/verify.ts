@@ -8,7 +8,10 @@ import type { EvidenceVerifier, ParsedEvidence, VerificationResult, VerifyOption
  * Picks the verifier whose format `evidence` has. Throws `ERR_EVIDENCE_FORMAT`, listing the known
  * formats, when none recognizes it.
  */
-export function selectVerifier(verifiers: readonly EvidenceVerifier[], evidence: Uint8Array): EvidenceVerifier {
+export function selectVerifier(
+  verifiers: readonly EvidenceVerifier[],
+  evidence: Uint8Array,
+): EvidenceVerifier {
   for (const v of verifiers) if (v.canVerify(evidence)) return v;
   throw new TeeError(
     'ERR_EVIDENCE_FORMAT',

@@ -18,7 +18,16 @@ describe('securecloud attest verify', () => {
   });
 
   it('exits 0 and prints the JSON contract when a TDX quote is genuine and up to date', async () => {
-    const r = await runCli('attest', 'verify', vector('dcap-qvl/tdx_quote'), '--collateral', vector('dcap-qvl/tdx_quote_collateral.json'), '--at', AT_DCAP, '--json');
+    const r = await runCli(
+      'attest',
+      'verify',
+      vector('dcap-qvl/tdx_quote'),
+      '--collateral',
+      vector('dcap-qvl/tdx_quote_collateral.json'),
+      '--at',
+      AT_DCAP,
+      '--json',
+    );
     assert.equal(r.code, 0, r.err);
     const j = JSON.parse(r.out);
     assert.equal(j.platform, 'tdx');
@@ -33,7 +42,16 @@ describe('securecloud attest verify', () => {
   });
 
   it('exits 1 with the TCB status and advisories when the SGX quote needs configuration', async () => {
-    const r = await runCli('attest', 'verify', vector('dcap-qvl/sgx_quote'), '--collateral', vector('dcap-qvl/sgx_quote_collateral.json'), '--at', AT_DCAP, '--json');
+    const r = await runCli(
+      'attest',
+      'verify',
+      vector('dcap-qvl/sgx_quote'),
+      '--collateral',
+      vector('dcap-qvl/sgx_quote_collateral.json'),
+      '--at',
+      AT_DCAP,
+      '--json',
+    );
     assert.equal(r.code, 1);
     const j = JSON.parse(r.out);
     assert.equal(j.genuine, true);
@@ -48,13 +66,32 @@ describe('securecloud attest verify', () => {
   });
 
   it('exits 0 when --accept adds the SGX quote TCB status', async () => {
-    const r = await runCli('attest', 'verify', vector('dcap-qvl/sgx_quote'), '--collateral', vector('dcap-qvl/sgx_quote_collateral.json'), '--at', AT_DCAP, '--accept', 'ConfigurationAndSWHardeningNeeded');
+    const r = await runCli(
+      'attest',
+      'verify',
+      vector('dcap-qvl/sgx_quote'),
+      '--collateral',
+      vector('dcap-qvl/sgx_quote_collateral.json'),
+      '--at',
+      AT_DCAP,
+      '--accept',
+      'ConfigurationAndSWHardeningNeeded',
+    );
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /ACCEPTED/);
   });
 
   it('accepts a SEV-SNP report given as .hex with its VCEK', async () => {
-    const r = await runCli('attest', 'verify', vector('virtee/report_milan.hex'), '--collateral', vector('virtee/vcek_milan.der'), '--at', '2024-01-01T00:00:00Z', '--json');
+    const r = await runCli(
+      'attest',
+      'verify',
+      vector('virtee/report_milan.hex'),
+      '--collateral',
+      vector('virtee/vcek_milan.der'),
+      '--at',
+      '2024-01-01T00:00:00Z',
+      '--json',
+    );
     assert.equal(r.code, 0, r.out);
     const j = JSON.parse(r.out);
     assert.equal(j.platform, 'sev-snp');
@@ -62,7 +99,16 @@ describe('securecloud attest verify', () => {
   });
 
   it('refuses a debug SEV-SNP guest unless --allow-debug is given', async () => {
-    const args = ['attest', 'verify', vector('go-sev-guest/attestation.bin'), '--collateral', vector('go-sev-guest/vcek.testcer'), '--at', '2024-01-01T00:00:00Z', '--json'];
+    const args = [
+      'attest',
+      'verify',
+      vector('go-sev-guest/attestation.bin'),
+      '--collateral',
+      vector('go-sev-guest/vcek.testcer'),
+      '--at',
+      '2024-01-01T00:00:00Z',
+      '--json',
+    ];
     const refused = await runCli(...args);
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.out).code, 'ERR_DEBUG');

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { runCli } from './helpers.ts';
 
 const BIN = new URL('../../bin/securecloud', import.meta.url).pathname;
@@ -50,7 +50,20 @@ describe('securecloud tee', () => {
   it('evidence from the sim backend is refused by attest verify unless simulation is allowed', async () => {
     const out = join(dir, 'sim.bin');
     const state = join(dir, 'state');
-    const e = await runCli('tee', 'evidence', '--tee', 'sim', '--measure', join(dir, 'svc'), '--sim-state', state, '--report-data', 'abcd', '--out', out);
+    const e = await runCli(
+      'tee',
+      'evidence',
+      '--tee',
+      'sim',
+      '--measure',
+      join(dir, 'svc'),
+      '--sim-state',
+      state,
+      '--report-data',
+      'abcd',
+      '--out',
+      out,
+    );
     assert.equal(e.code, 0, e.err);
     assert.match(e.err, /SIMULATION/);
     const refused = await runCli('attest', 'verify', out, '--json');
@@ -69,7 +82,10 @@ describe('securecloud tee', () => {
   it('evidence exits 2 on an unknown backend and on report data over 64 bytes', async () => {
     assert.equal((await runCli('tee', 'evidence', '--tee', 'sgx2', '--out', join(dir, 'x'))).code, 2);
     const long = 'ab'.repeat(65);
-    assert.equal((await runCli('tee', 'evidence', '--tee', 'sim', '--report-data', long, '--out', join(dir, 'x'))).code, 2);
+    assert.equal(
+      (await runCli('tee', 'evidence', '--tee', 'sim', '--report-data', long, '--out', join(dir, 'x'))).code,
+      2,
+    );
   });
 
   it('detect says SIMULATION on a machine without a TEE interface', async (t) => {

@@ -5,7 +5,11 @@ import { createDcapVerifier } from '../../src/tee/dcap/verifier.ts';
 import type { TeeErrorCode } from '../../src/tee/errors.ts';
 import { assertTeeError, sgxVector, tdxVector, vector } from './dcap-test-vectors.ts';
 
-const PARSE_CODES: readonly TeeErrorCode[] = ['ERR_EVIDENCE_TRUNCATED', 'ERR_EVIDENCE_MALFORMED', 'ERR_EVIDENCE_FORMAT'];
+const PARSE_CODES: readonly TeeErrorCode[] = [
+  'ERR_EVIDENCE_TRUNCATED',
+  'ERR_EVIDENCE_MALFORMED',
+  'ERR_EVIDENCE_FORMAT',
+];
 
 /** mulberry32: a small seeded PRNG, so that failures reproduce. */
 function prng(seed: number): () => number {
@@ -56,19 +60,29 @@ function mutate(original: Buffer, version: number, rand: () => number): Buffer {
 function assertSignedPartsIntact(original: Buffer, mutated: Buffer): void {
   const a = parseQuote(original);
   const b = parseQuote(mutated);
-  assert.ok(a.signedData.equals(b.signedData) && a.signature.equals(b.signature) && a.attestationKey.equals(b.attestationKey));
+  assert.ok(
+    a.signedData.equals(b.signedData) &&
+      a.signature.equals(b.signature) &&
+      a.attestationKey.equals(b.attestationKey),
+  );
   assert.ok(a.qe!.report.equals(b.qe!.report) && a.qe!.authData.equals(b.qe!.authData));
 }
 
 describe('unit: DCAP robustness against hostile bytes', () => {
-  for (const [label, load] of [['SGX v3', sgxVector], ['TDX v4', tdxVector]] as const) {
+  for (const [label, load] of [
+    ['SGX v3', sgxVector],
+    ['TDX v4', tdxVector],
+  ] as const) {
     it(`gives a parse TeeError for every truncation of the ${label} quote before its end`, async () => {
       const { quote, dcap, at } = load();
       const signedLength = parseQuote(quote).signedData.length;
       const end = signedLength + 4 + quote.readUInt32LE(signedLength);
       for (let n = end; n < quote.length; n++) {
         // Only zero padding follows the signature data (the TDX vector has 70 such bytes).
-        assert.equal((await verifier.verify(quote.subarray(0, n), { at, collateral: { dcap } })).genuine, true);
+        assert.equal(
+          (await verifier.verify(quote.subarray(0, n), { at, collateral: { dcap } })).genuine,
+          true,
+        );
       }
       for (let n = 0; n < end; n++) {
         await assert.rejects(verifier.verify(quote.subarray(0, n), { at, collateral: { dcap } }), (err) => {
@@ -84,7 +98,9 @@ describe('unit: DCAP robustness against hostile bytes', () => {
     const at = new Date('2025-06-20T00:00:00Z');
     const sgxHeader = vector('dcap-qvl/sgx_quote').subarray(0, 48);
     for (let i = 0; i < 600; i++) {
-      const bytes = Buffer.from(Array.from({ length: Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256)));
+      const bytes = Buffer.from(
+        Array.from({ length: Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256)),
+      );
       if (i % 2 === 0 && bytes.length >= 48) sgxHeader.copy(bytes);
       try {
         const result = await verifier.verify(bytes, { at });
@@ -122,5 +138,38 @@ describe('unit: DCAP robustness against hostile bytes', () => {
       }
     }
     assert.ok(genuine < 4000);
+  });
+
+  it('gives a refusal, never an exception, for truncated or altered collateral of every kind', async () => {
+    const { quote, dcap, at } = sgxVector();
+    const rand = prng(42);
+    const fields = [
+      'tcbInfo',
+      'tcbInfoSignature',
+      'tcbInfoIssuerChain',
+      'qeIdentity',
+      'qeIdentitySignature',
+      'qeIdentityIssuerChain',
+      'pckCrl',
+      'pckCrlIssuerChain',
+      'rootCaCrl',
+    ] as const;
+    for (let i = 0; i < 900; i++) {
+      const field = fields[i % fields.length]!;
+      const value = dcap[field]!;
+      const bytes = Buffer.from(typeof value === 'string' ? Buffer.from(value, 'latin1') : value);
+      const cut = bytes.subarray(0, Math.floor(rand() * bytes.length));
+      if (i % 2 === 1 && cut.length > 0) {
+        const at = Math.floor(rand() * cut.length);
+        cut[at] = cut[at]! ^ (1 + Math.floor(rand() * 255));
+      }
+      const altered = typeof value === 'string' ? cut.toString('latin1') : cut;
+      const result = await verifier.verify(quote, {
+        at,
+        collateral: { dcap: { ...dcap, [field]: altered } },
+      });
+      assert.equal(result.genuine, false, `${field} cut to ${cut.length} bytes`);
+      assert.ok(result.refusal);
+    }
   });
 });

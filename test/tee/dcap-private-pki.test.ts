@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createDcapVerifier } from '../../src/tee/dcap/verifier.ts';
-import { assertRefused, type FakeIntelOptions, fakeIntel, sgxVector, tdxVector } from './dcap-test-vectors.ts';
+import {
+  assertRefused,
+  type FakeIntelOptions,
+  fakeIntel,
+  sgxVector,
+  tdxVector,
+} from './dcap-test-vectors.ts';
 
 // A private PKI with Intel's names re-signs the real quotes and collateral, so that revocation and
 // collateral contents can be tested: Intel's keys are not ours to sign with.
@@ -22,9 +28,21 @@ describe('unit: DCAP with a private Intel-like PKI', () => {
     assert.deepEqual(result.advisories, ['INTEL-SA-00289', 'INTEL-SA-00615']);
   });
 
+  it('verifies an SGX quote in the version 4 layout (SGX body, QE report certification data)', async () => {
+    const { verify, verifier, quote } = setup({ asVersion4: true });
+    assert.equal(verifier.inspect(quote).format, 'sgx-quote-v4');
+    const result = await verify();
+    assert.equal(result.genuine, true, result.refusal?.message);
+    assert.equal(result.tcbStatus, 'ConfigurationAndSWHardeningNeeded');
+  });
+
   it('refuses the same quote with the default (Intel) root with ERR_CERT_ROOT', async () => {
     const { quote, dcap } = setup();
-    assertRefused(await createDcapVerifier().verify(quote, { at: sgxVector().at, collateral: { dcap } }), 'ERR_CERT_ROOT', 'pck-chain');
+    assertRefused(
+      await createDcapVerifier().verify(quote, { at: sgxVector().at, collateral: { dcap } }),
+      'ERR_CERT_ROOT',
+      'pck-chain',
+    );
   });
 
   it('refuses a PCK certificate listed on the PCK CRL with ERR_CERT_REVOKED', async () => {
@@ -36,7 +54,11 @@ describe('unit: DCAP with a private Intel-like PKI', () => {
   });
 
   it('refuses collateral signed by a TCB signing certificate listed on the root CA CRL with ERR_CERT_REVOKED', async () => {
-    assertRefused(await setup({ revokeTcbSigner: true }).verify(), 'ERR_CERT_REVOKED', 'tcb-info-issuer-chain');
+    assertRefused(
+      await setup({ revokeTcbSigner: true }).verify(),
+      'ERR_CERT_REVOKED',
+      'tcb-info-issuer-chain',
+    );
   });
 
   it('refuses a QE whose MRSIGNER, ISVPRODID or masked ATTRIBUTES differ from the QE Identity', async () => {
@@ -46,12 +68,18 @@ describe('unit: DCAP with a private Intel-like PKI', () => {
     assertRefused(await prodId.verify(), 'ERR_QE_IDENTITY_MISMATCH', 'qe-identity-match');
     const attrs = setup({ editQeIdentity: (t) => t.replace('"attributes":"11', '"attributes":"13') });
     assertRefused(await attrs.verify(), 'ERR_QE_IDENTITY_MISMATCH', 'qe-identity-match');
-    const misc = setup({ editQeIdentity: (t) => t.replace('"miscselect":"00000000"', '"miscselect":"00000001"') });
+    const misc = setup({
+      editQeIdentity: (t) => t.replace('"miscselect":"00000000"', '"miscselect":"00000001"'),
+    });
     assertRefused(await misc.verify(), 'ERR_QE_IDENTITY_MISMATCH', 'qe-identity-match');
   });
 
   it('makes an SGX platform OutOfDate when its QE is out of date, keeping the advisories of both', async () => {
-    const edit = (t: string) => t.replace('{"tcb":{"isvsvn":8},"tcbDate":"2024-03-13T00:00:00Z","tcbStatus":"UpToDate"}', '{"tcb":{"isvsvn":8},"tcbDate":"2024-03-13T00:00:00Z","tcbStatus":"OutOfDate","advisoryIDs":["INTEL-SA-99999"]}');
+    const edit = (t: string) =>
+      t.replace(
+        '{"tcb":{"isvsvn":8},"tcbDate":"2024-03-13T00:00:00Z","tcbStatus":"UpToDate"}',
+        '{"tcb":{"isvsvn":8},"tcbDate":"2024-03-13T00:00:00Z","tcbStatus":"OutOfDate","advisoryIDs":["INTEL-SA-99999"]}',
+      );
     const result = await setup({ editQeIdentity: edit }).verify();
     assert.equal(result.tcbStatus, 'OutOfDateConfigurationNeeded');
     assert.deepEqual(result.advisories, ['INTEL-SA-00289', 'INTEL-SA-00615', 'INTEL-SA-99999']);
@@ -64,7 +92,11 @@ describe('unit: DCAP with a private Intel-like PKI', () => {
 
   it('refuses a TDX module whose MRSIGNERSEAM differs from the TCB Info with ERR_TDX_MODULE_IDENTITY', async () => {
     const edit = (t: string) => t.replace(/"mrsigner":"0{96}"/g, `"mrsigner":"${'1'.repeat(96)}"`);
-    assertRefused(await setup({ editTcbInfo: edit }, tdxVector()).verify(), 'ERR_TDX_MODULE_IDENTITY', 'tdx-module-identity');
+    assertRefused(
+      await setup({ editTcbInfo: edit }, tdxVector()).verify(),
+      'ERR_TDX_MODULE_IDENTITY',
+      'tdx-module-identity',
+    );
   });
 
   it('refuses a TDX module version without a TDX module identity with ERR_TDX_MODULE_IDENTITY', async () => {
@@ -75,7 +107,8 @@ describe('unit: DCAP with a private Intel-like PKI', () => {
   });
 
   it('combines an out-of-date TDX module level into the final status', async () => {
-    const edit = (t: string) => t.replace(/("id":"TDX_01".*?"tcbStatus":)"UpToDate"/, '$1"OutOfDate","advisoryIDs":["INTEL-SA-01036"]');
+    const edit = (t: string) =>
+      t.replace(/("id":"TDX_01".*?"tcbStatus":)"UpToDate"/, '$1"OutOfDate","advisoryIDs":["INTEL-SA-01036"]');
     const result = await setup({ editTcbInfo: edit }, tdxVector()).verify();
     assert.equal(result.genuine, true, result.refusal?.message);
     assert.equal(result.tcbStatus, 'OutOfDate');
@@ -88,7 +121,14 @@ describe('unit: DCAP verifier cache', () => {
     const { quote, dcap } = sgxVector();
     const cached = createDcapVerifier();
     const uncached = createDcapVerifier({ cache: false });
-    const times = ['2025-06-20T00:00:00Z', '2025-06-19T10:30:00Z', '2025-07-25T00:00:00Z', '2025-06-21T00:00:00Z', '2023-01-01T00:00:00Z', '2025-06-20T00:00:00Z'];
+    const times = [
+      '2025-06-20T00:00:00Z',
+      '2025-06-19T10:30:00Z',
+      '2025-07-25T00:00:00Z',
+      '2025-06-21T00:00:00Z',
+      '2023-01-01T00:00:00Z',
+      '2025-06-20T00:00:00Z',
+    ];
     for (const t of times) {
       const options = { at: new Date(t), collateral: { dcap } };
       assert.deepEqual(await cached.verify(quote, options), await uncached.verify(quote, options), t);
@@ -101,7 +141,11 @@ describe('unit: DCAP verifier cache', () => {
     const verifier = createDcapVerifier();
     const at = (t: string) => ({ at: new Date(t), collateral: { dcap: noPckCrl } });
     assert.equal((await verifier.verify(quote, at('2025-06-20T00:00:00Z'))).genuine, true);
-    assertRefused(await verifier.verify(quote, at('2025-07-20T00:00:00Z')), 'ERR_COLLATERAL_EXPIRED', 'tcb-info-window');
+    assertRefused(
+      await verifier.verify(quote, at('2025-07-20T00:00:00Z')),
+      'ERR_COLLATERAL_EXPIRED',
+      'tcb-info-window',
+    );
     assertRefused(await verifier.verify(quote, at('2031-01-01T00:00:00Z')), 'ERR_CERT_VALIDITY', 'pck-chain');
     assert.equal((await verifier.verify(quote, at('2025-06-20T00:00:00Z'))).genuine, true);
   });
@@ -111,6 +155,9 @@ describe('unit: DCAP verifier cache', () => {
     const verifier = createDcapVerifier();
     assert.equal((await verifier.verify(quote, { at, collateral: { dcap } })).genuine, true);
     const tcbInfo = dcap.tcbInfo!.replace('"tcbType":0', '"tcbType":1');
-    assertRefused(await verifier.verify(quote, { at, collateral: { dcap: { ...dcap, tcbInfo } } }), 'ERR_TCB_INFO_SIGNATURE');
+    assertRefused(
+      await verifier.verify(quote, { at, collateral: { dcap: { ...dcap, tcbInfo } } }),
+      'ERR_TCB_INFO_SIGNATURE',
+    );
   });
 });

@@ -44,7 +44,9 @@ export function oid(dotted: string): Buffer {
 
 export function time(d: Date): Buffer {
   const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(`${iso.slice(2)}Z`)) : tlv(0x18, Buffer.from(`${iso}Z`));
+  return d.getUTCFullYear() < 2050
+    ? tlv(0x17, Buffer.from(`${iso.slice(2)}Z`))
+    : tlv(0x18, Buffer.from(`${iso}Z`));
 }
 
 /** A Name with a CN and an O. */
@@ -77,7 +79,10 @@ export interface CertSpec {
 
 /** A v3 certificate signed with ECDSA-SHA256. */
 export function makeCert(spec: CertSpec): Buffer {
-  const exts = [...(spec.ca ? [extension('2.5.29.19', seq(tlv(0x01, Buffer.from([0xff]))), true)] : []), ...(spec.extensions ?? [])];
+  const exts = [
+    ...(spec.ca ? [extension('2.5.29.19', seq(tlv(0x01, Buffer.from([0xff]))), true)] : []),
+    ...(spec.extensions ?? []),
+  ];
   const tbs = seq(
     explicit(0, int(2)),
     int(spec.serial),
@@ -116,12 +121,17 @@ export function makeCrl(spec: CrlSpec): Buffer {
 /** PEM of DER certificates, 64 characters a line. */
 export function toPem(...ders: Buffer[]): string {
   return ders
-    .map((d) => `-----BEGIN CERTIFICATE-----\n${d.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`)
+    .map(
+      (d) =>
+        `-----BEGIN CERTIFICATE-----\n${d.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`,
+    )
     .join('');
 }
 
 /** A CA hierarchy root → intermediate → leaf, valid 2020..2040 unless told otherwise. */
-export function makeHierarchy(options: { rootCn?: string; caCn?: string; leafCn?: string; leafExtensions?: Buffer[] } = {}) {
+export function makeHierarchy(
+  options: { rootCn?: string; caCn?: string; leafCn?: string; leafExtensions?: Buffer[] } = {},
+) {
   const notBefore = new Date('2020-01-01T00:00:00Z');
   const notAfter = new Date('2040-01-01T00:00:00Z');
   const rootKey = newKey();
@@ -130,8 +140,26 @@ export function makeHierarchy(options: { rootCn?: string; caCn?: string; leafCn?
   const rootName = name(options.rootCn ?? 'Test Root CA');
   const caName = name(options.caCn ?? 'Test Intermediate CA');
   const leafName = name(options.leafCn ?? 'Test Leaf');
-  const root = makeCert({ subject: rootName, issuer: rootName, serial: 1n, notBefore, notAfter, publicKey: rootKey.publicKey, signingKey: rootKey.privateKey, ca: true });
-  const ca = makeCert({ subject: caName, issuer: rootName, serial: 0x1234n, notBefore, notAfter, publicKey: caKey.publicKey, signingKey: rootKey.privateKey, ca: true });
+  const root = makeCert({
+    subject: rootName,
+    issuer: rootName,
+    serial: 1n,
+    notBefore,
+    notAfter,
+    publicKey: rootKey.publicKey,
+    signingKey: rootKey.privateKey,
+    ca: true,
+  });
+  const ca = makeCert({
+    subject: caName,
+    issuer: rootName,
+    serial: 0x1234n,
+    notBefore,
+    notAfter,
+    publicKey: caKey.publicKey,
+    signingKey: rootKey.privateKey,
+    ca: true,
+  });
   const leaf = makeCert({
     subject: leafName,
     issuer: caName,

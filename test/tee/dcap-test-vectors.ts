@@ -25,9 +25,17 @@ export function collateral(...paths: string[]): DcapCollateral {
 export const SGX_AT = new Date('2025-06-20T00:00:00Z');
 
 /** The dcap-qvl SGX quote with its collateral. */
-export const sgxVector = () => ({ quote: vector('dcap-qvl/sgx_quote'), dcap: collateral('dcap-qvl/sgx_quote_collateral.json'), at: SGX_AT });
+export const sgxVector = () => ({
+  quote: vector('dcap-qvl/sgx_quote'),
+  dcap: collateral('dcap-qvl/sgx_quote_collateral.json'),
+  at: SGX_AT,
+});
 /** The dcap-qvl TDX v4 quote with its collateral. */
-export const tdxVector = () => ({ quote: vector('dcap-qvl/tdx_quote'), dcap: collateral('dcap-qvl/tdx_quote_collateral.json'), at: SGX_AT });
+export const tdxVector = () => ({
+  quote: vector('dcap-qvl/tdx_quote'),
+  dcap: collateral('dcap-qvl/tdx_quote_collateral.json'),
+  at: SGX_AT,
+});
 
 /** Asserts that a result was refused with `code` (at `check` when given). */
 export function assertRefused(result: VerificationResult, code: TeeErrorCode, check?: string): void {
@@ -81,7 +89,15 @@ export function quoteParts(bytes: Buffer): QuoteParts {
 
 /** Serializes quote parts (v3 layout, or v4/v5 with certification data type 6 nesting the chain). */
 export function serializeQuote(p: QuoteParts): Buffer {
-  const qe = Buffer.concat([p.qeReport, p.qeSignature, u16(p.authData.length), p.authData, u16(p.certType), u32(p.certData.length), p.certData]);
+  const qe = Buffer.concat([
+    p.qeReport,
+    p.qeSignature,
+    u16(p.authData.length),
+    p.authData,
+    u16(p.certType),
+    u32(p.certData.length),
+    p.certData,
+  ]);
   const body = p.version === 3 ? qe : Buffer.concat([u16(6), u32(qe.length), qe]);
   const sig = Buffer.concat([p.signature, p.attestationKey, body]);
   return Buffer.concat([p.signedData, u32(sig.length), sig]);
@@ -94,7 +110,9 @@ export function withChain(bytes: Buffer, pem: string): Buffer {
 
 /** The DER certificates of the PCK chain of a quote. */
 export function pckChainDer(bytes: Buffer): Buffer[] {
-  return parsePemChain(quoteParts(bytes).certData.toString('latin1'), 'chain', 'evidence').map((c) => Buffer.from(c.der));
+  return parsePemChain(quoteParts(bytes).certData.toString('latin1'), 'chain', 'evidence').map((c) =>
+    Buffer.from(c.der),
+  );
 }
 
 const p1363 = (data: Buffer, key: KeyObject) => sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
@@ -111,6 +129,8 @@ export interface FakeIntelOptions {
   revokeTcbSigner?: boolean;
   editTcbInfo?: (text: string) => string;
   editQeIdentity?: (text: string) => string;
+  /** Re-encode an SGX v3 quote as a v4 quote (SGX body, certification data type 6). */
+  asVersion4?: boolean;
 }
 
 /**
@@ -120,19 +140,41 @@ export interface FakeIntelOptions {
  */
 export function fakeIntel(real: { quote: Buffer; dcap: DcapCollateral }, options: FakeIntelOptions = {}) {
   const parts = quoteParts(real.quote);
+  if (options.asVersion4) {
+    parts.version = 4;
+    parts.signedData.writeUInt16LE(4, 0);
+  }
   const [realLeaf, realCa] = parsePemChain(parts.certData.toString('latin1'), 'chain', 'evidence');
   const [rootKey, caKey, leafKey, tcbKey, attKey] = [newKey(), newKey(), newKey(), newKey(), newKey()];
   const notBefore = new Date('2020-01-01T00:00:00Z');
   const notAfter = new Date('2040-01-01T00:00:00Z');
   const rootName = name('Intel SGX Root CA');
   const caName = name(realCa!.subjectCn!);
-  const cert = (subject: Buffer, issuer: Buffer, serial: bigint, key: { publicKey: KeyObject }, signer: KeyObject, extra = {}) =>
-    makeCert({ subject, issuer, serial, notBefore, notAfter, publicKey: key.publicKey, signingKey: signer, ...extra });
+  const cert = (
+    subject: Buffer,
+    issuer: Buffer,
+    serial: bigint,
+    key: { publicKey: KeyObject },
+    signer: KeyObject,
+    extra = {},
+  ) =>
+    makeCert({
+      subject,
+      issuer,
+      serial,
+      notBefore,
+      notAfter,
+      publicKey: key.publicKey,
+      signingKey: signer,
+      ...extra,
+    });
   const root = cert(rootName, rootName, 1n, rootKey, rootKey.privateKey, { ca: true });
   const ca = cert(caName, rootName, 2n, caKey, rootKey.privateKey, { ca: true });
   const tcbSigner = cert(name('Intel SGX TCB Signing'), rootName, 3n, tcbKey, rootKey.privateKey);
   const sgxExt = extension(SGX_EXTENSION_OID, realLeaf!.extensions.get(SGX_EXTENSION_OID)!);
-  const leaf = cert(name('Intel SGX PCK Certificate'), caName, 0x4242n, leafKey, caKey.privateKey, { extensions: [sgxExt] });
+  const leaf = cert(name('Intel SGX PCK Certificate'), caName, 0x4242n, leafKey, caKey.privateKey, {
+    extensions: [sgxExt],
+  });
 
   const attestationKey = rawPoint(attKey.publicKey);
   const qeReport = Buffer.from(parts.qeReport);
@@ -148,7 +190,10 @@ export function fakeIntel(real: { quote: Buffer; dcap: DcapCollateral }, options
   });
   const tcbInfo = (options.editTcbInfo ?? ((t) => t))(real.dcap.tcbInfo!);
   const qeIdentity = (options.editQeIdentity ?? ((t) => t))(real.dcap.qeIdentity!);
-  const crlWindow = { thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: new Date('2026-01-01T00:00:00Z') };
+  const crlWindow = {
+    thisUpdate: new Date('2025-01-01T00:00:00Z'),
+    nextUpdate: new Date('2026-01-01T00:00:00Z'),
+  };
   const dcap: DcapCollateral = {
     tcbInfo,
     tcbInfoSignature: p1363(Buffer.from(tcbInfo), tcbKey.privateKey),
@@ -156,7 +201,12 @@ export function fakeIntel(real: { quote: Buffer; dcap: DcapCollateral }, options
     qeIdentity,
     qeIdentitySignature: p1363(Buffer.from(qeIdentity), tcbKey.privateKey),
     qeIdentityIssuerChain: toPem(tcbSigner, root),
-    pckCrl: makeCrl({ issuer: caName, signingKey: caKey.privateKey, ...crlWindow, revoked: options.revokeLeaf ? [0x4242n] : [] }),
+    pckCrl: makeCrl({
+      issuer: caName,
+      signingKey: caKey.privateKey,
+      ...crlWindow,
+      revoked: options.revokeLeaf ? [0x4242n] : [],
+    }),
     pckCrlIssuerChain: toPem(ca, root),
     rootCaCrl: makeCrl({
       issuer: rootName,

@@ -10,15 +10,27 @@ import { assertRefused, collateral, sgxVector, tdxVector, vector } from './dcap-
 
 const verifier = createDcapVerifier();
 
-function checkNames(result: VerificationResult, filter: (c: VerificationResult['checks'][number]) => boolean): string[] {
+function checkNames(
+  result: VerificationResult,
+  filter: (c: VerificationResult['checks'][number]) => boolean,
+): string[] {
   return result.checks.filter(filter).map((c) => c.check);
 }
 
-const AUTHENTICITY = ['quote-header', 'certification-data', 'pck-chain', 'pck-extension', 'qe-report-signature', 'qe-binding', 'quote-signature'];
+const AUTHENTICITY = [
+  'quote-header',
+  'certification-data',
+  'pck-chain',
+  'pck-extension',
+  'qe-report-signature',
+  'qe-binding',
+  'quote-signature',
+];
 
 function assertSignaturesValid(result: VerificationResult): void {
   const ok = checkNames(result, (c) => c.ok);
-  for (const check of AUTHENTICITY) assert.ok(ok.includes(check), `${check} should pass: ${JSON.stringify(result.refusal)}`);
+  for (const check of AUTHENTICITY)
+    assert.ok(ok.includes(check), `${check} should pass: ${JSON.stringify(result.refusal)}`);
 }
 
 /** SPR_E4 carries 39 bytes of text appended by go-tdx-guest to test its parser ("extra bytes(only for testing purpose)"). */
@@ -36,25 +48,39 @@ describe('unit: DCAP verifier on real vectors', () => {
     assert.equal(result.tcbStatus, 'ConfigurationAndSWHardeningNeeded');
     assert.deepEqual(result.advisories, ['INTEL-SA-00289', 'INTEL-SA-00615']);
     assertRefused(result, 'ERR_TCB_STATUS', 'tcb-status');
-    assert.deepEqual(checkNames(result, (c) => !c.ok && c.check !== 'tcb-status'), [], 'no check skipped or failed');
+    assert.deepEqual(
+      checkNames(result, (c) => !c.ok && c.check !== 'tcb-status'),
+      [],
+      'no check skipped or failed',
+    );
     assert.equal(result.platform, 'sgx');
     assert.ok(result.measurement.startsWith('33d8736d') && result.measurement.endsWith('2fbb'));
     assert.ok(result.signer?.startsWith('815f42f1') && result.signer.endsWith('e0e6'));
     assert.deepEqual([result.productId, result.svn, result.debug], [0, 0, false]);
-    assert.equal(result.reportData, Buffer.concat([Buffer.from('Hello, world!'), Buffer.alloc(51)]).toString('hex'));
+    assert.equal(
+      result.reportData,
+      Buffer.concat([Buffer.from('Hello, world!'), Buffer.alloc(51)]).toString('hex'),
+    );
     assert.equal(result.details.fmspc, '00a067110000');
   });
 
   it('accepts the SGX quote when its TCB status is explicitly accepted', async () => {
     const { quote, dcap, at } = sgxVector();
-    const result = await verifier.verify(quote, { at, collateral: { dcap }, acceptTcb: ['ConfigurationAndSWHardeningNeeded'] });
+    const result = await verifier.verify(quote, {
+      at,
+      collateral: { dcap },
+      acceptTcb: ['ConfigurationAndSWHardeningNeeded'],
+    });
     assert.deepEqual([result.genuine, result.accepted, result.refusal], [true, true, null]);
   });
 
   it('finds UpToDate without advisories for the dcap-qvl TDX quote and accepts it', async () => {
     const { quote, dcap, at } = tdxVector();
     const result = await verifier.verify(quote, { at, collateral: { dcap } });
-    assert.deepEqual([result.genuine, result.accepted, result.tcbStatus, result.advisories], [true, true, 'UpToDate', []]);
+    assert.deepEqual(
+      [result.genuine, result.accepted, result.tcbStatus, result.advisories],
+      [true, true, 'UpToDate', []],
+    );
     assert.ok(checkNames(result, (c) => c.ok).includes('tdx-module-identity'));
     assert.equal(result.platform, 'tdx');
     assert.equal(result.signer, null);
@@ -65,13 +91,26 @@ describe('unit: DCAP verifier on real vectors', () => {
     // README's 2025-06-20 is outside every window; 2026-03-01 is inside all of them.
     const quote = vector('dcap-qvl/tdx_quote_outdated');
     const dcap = collateral('dcap-qvl/tdx_quote_outdated_collateral.json');
-    const result = await verifier.verify(quote, { at: new Date('2026-03-01T00:00:00Z'), collateral: { dcap } });
+    const result = await verifier.verify(quote, {
+      at: new Date('2026-03-01T00:00:00Z'),
+      collateral: { dcap },
+    });
     assertRefused(result, 'ERR_TCB_LEVEL_NOT_FOUND', 'tcb-level');
     assertSignaturesValid(result);
-    for (const check of ['root-ca-crl', 'pck-crl', 'tcb-info', 'qe-identity', 'qe-tcb-level', 'tdx-module-identity']) {
+    for (const check of [
+      'root-ca-crl',
+      'pck-crl',
+      'tcb-info',
+      'qe-identity',
+      'qe-tcb-level',
+      'tdx-module-identity',
+    ]) {
       assert.ok(checkNames(result, (c) => c.ok).includes(check), check);
     }
-    const early = await verifier.verify(quote, { at: new Date('2025-06-20T00:00:00Z'), collateral: { dcap } });
+    const early = await verifier.verify(quote, {
+      at: new Date('2025-06-20T00:00:00Z'),
+      collateral: { dcap },
+    });
     assertRefused(early, 'ERR_CERT_VALIDITY', 'pck-chain');
   });
 
@@ -87,10 +126,22 @@ describe('unit: DCAP verifier on real vectors', () => {
       'go-tdx-guest/pckCrlIssuerChain.pem',
       'go-tdx-guest/rootcrl.der',
     );
-    const result = await verifier.verify(quote, { at: new Date('2023-07-01T01:00:00Z'), collateral: { dcap } });
+    const result = await verifier.verify(quote, {
+      at: new Date('2023-07-01T01:00:00Z'),
+      collateral: { dcap },
+    });
     assertSignaturesValid(result);
     const passed = checkNames(result, (c) => c.ok);
-    for (const check of ['root-ca-crl', 'pck-crl', 'tcb-info', 'tcb-info-match', 'qe-identity', 'qe-identity-match', 'qe-tcb-level', 'tdx-module-identity']) {
+    for (const check of [
+      'root-ca-crl',
+      'pck-crl',
+      'tcb-info',
+      'tcb-info-match',
+      'qe-identity',
+      'qe-identity-match',
+      'qe-tcb-level',
+      'tdx-module-identity',
+    ]) {
       assert.ok(passed.includes(check), check);
     }
     // The PCK certificate's SGX TCB components are 3,3,2,2,2,1,0,2 (PCESVN 11); both TCB levels of
@@ -100,7 +151,9 @@ describe('unit: DCAP verifier on real vectors', () => {
   });
 
   it('refuses the SPR_E4 file as given: its 39 appended text bytes are not zero padding', () => {
-    assert.throws(() => parseQuote(vector('go-tdx-guest/tdx_prod_quote_SPR_E4.dat')), { code: 'ERR_EVIDENCE_MALFORMED' });
+    assert.throws(() => parseQuote(vector('go-tdx-guest/tdx_prod_quote_SPR_E4.dat')), {
+      code: 'ERR_EVIDENCE_MALFORMED',
+    });
   });
 
   it('verifies the TDX v5 sample with the v5 TCB Info (renewed TCB signing certificate, no QE Identity)', async () => {
@@ -111,13 +164,24 @@ describe('unit: DCAP verifier on real vectors', () => {
     const result = await verifier.verify(quote, { at, collateral: { dcap } });
     assertSignaturesValid(result);
     assert.equal(result.genuine, true, result.refusal?.message);
-    assert.ok(['tcb-info', 'tcb-info-match', 'tdx-module-identity', 'tcb-level'].every((c) => checkNames(result, (o) => o.ok).includes(c)));
-    assert.deepEqual(checkNames(result, (c) => c.skipped === true), ['root-ca-crl', 'pck-crl', 'qe-identity']);
+    assert.ok(
+      ['tcb-info', 'tcb-info-match', 'tdx-module-identity', 'tcb-level'].every((c) =>
+        checkNames(result, (o) => o.ok).includes(c),
+      ),
+    );
+    assert.deepEqual(
+      checkNames(result, (c) => c.skipped === true),
+      ['root-ca-crl', 'pck-crl', 'qe-identity'],
+    );
     assert.equal(result.tcbStatus, 'Unknown');
     assert.equal(verifier.inspect(quote).format, 'tdx-quote-v5');
     // go-tdx-guest's own tcbInfoIssuerChain.pem holds the TCB signing certificate that expired 2025-05-21.
     const stale = { ...dcap, tcbInfoIssuerChain: vector('go-tdx-guest/tcbInfoIssuerChain.pem').toString() };
-    assertRefused(await verifier.verify(quote, { at, collateral: { dcap: stale } }), 'ERR_CERT_VALIDITY', 'tcb-info-issuer-chain');
+    assertRefused(
+      await verifier.verify(quote, { at, collateral: { dcap: stale } }),
+      'ERR_CERT_VALIDITY',
+      'tcb-info-issuer-chain',
+    );
   });
 
   it('verifies the cos-113 quote handed over in an 8000-byte zero-padded buffer', async () => {
@@ -132,18 +196,39 @@ describe('unit: DCAP verifier on real vectors', () => {
     const quote = vector('mobilecoin/hw_quote.dat');
     const dcap = collateral('mobilecoin/processor_crl.der', 'mobilecoin/root_crl.der');
     // It comes from a debug enclave: allow debug so that the TCB appraisal is what refuses it.
-    const result = await verifier.verify(quote, { at: new Date('2023-05-01T00:00:00Z'), collateral: { dcap }, allowDebug: true });
+    const result = await verifier.verify(quote, {
+      at: new Date('2023-05-01T00:00:00Z'),
+      collateral: { dcap },
+      allowDebug: true,
+    });
     assert.equal(result.debug, true);
     assertSignaturesValid(result);
-    assert.ok(checkNames(result, (c) => c.ok).includes('root-ca-crl') && checkNames(result, (c) => c.ok).includes('pck-crl'));
-    assert.deepEqual(checkNames(result, (c) => c.skipped === true), ['tcb-info', 'qe-identity']);
+    assert.ok(
+      checkNames(result, (c) => c.ok).includes('root-ca-crl') &&
+        checkNames(result, (c) => c.ok).includes('pck-crl'),
+    );
+    assert.deepEqual(
+      checkNames(result, (c) => c.skipped === true),
+      ['tcb-info', 'qe-identity'],
+    );
     assert.deepEqual([result.genuine, result.tcbStatus], [true, 'Unknown']);
     assertRefused(result, 'ERR_TCB_STATUS', 'tcb-status');
     assert.match(result.refusal?.message ?? '', /collateral/);
-    assert.match(result.checks.find((c) => c.check === 'tcb-info')?.message ?? '', /cannot be judged.*collateral/);
+    assert.match(
+      result.checks.find((c) => c.check === 'tcb-info')?.message ?? '',
+      /cannot be judged.*collateral/,
+    );
   });
 
-  for (const file of ['sgx-chinenyeokafor.dat', 'sgx-occlum.dat', 'tdx-v4-azure', 'tdx-v4-edgeless.dat', 'tdx-v4-gcp.json', 'tdx-v4-trustee.dat', 'tdx-v5-trustee.dat']) {
+  for (const file of [
+    'sgx-chinenyeokafor.dat',
+    'sgx-occlum.dat',
+    'tdx-v4-azure',
+    'tdx-v4-edgeless.dat',
+    'tdx-v4-gcp.json',
+    'tdx-v4-trustee.dat',
+    'tdx-v5-trustee.dat',
+  ]) {
     it(`verifies the signatures and PCK chain of the real dstack-teekit quote ${file}`, async () => {
       const quote = decodeEvidenceFile(vector(`dstack-teekit/${file}`), file);
       assert.ok(verifier.canVerify(quote));
@@ -181,7 +266,21 @@ describe('unit: DCAP inspect and sniffing', () => {
   it('inspects TDX v4 and v5 quotes with their TD report fields', () => {
     const v4 = verifier.inspect(vector('dcap-qvl/tdx_quote'));
     assert.equal(v4.format, 'tdx-quote-v4');
-    for (const key of ['mrtd', 'rtmr0', 'rtmr1', 'rtmr2', 'rtmr3', 'mrseam', 'mrsignerseam', 'mrconfigid', 'mrowner', 'mrownerconfig', 'tdAttributes', 'xfam', 'teeTcbSvn']) {
+    for (const key of [
+      'mrtd',
+      'rtmr0',
+      'rtmr1',
+      'rtmr2',
+      'rtmr3',
+      'mrseam',
+      'mrsignerseam',
+      'mrconfigid',
+      'mrowner',
+      'mrownerconfig',
+      'tdAttributes',
+      'xfam',
+      'teeTcbSvn',
+    ]) {
       assert.equal(typeof v4.details[key], 'string', key);
     }
     assert.equal(v4.details.mrtd, v4.measurement);
@@ -205,8 +304,19 @@ describe('unit: DCAP inspect and sniffing', () => {
   });
 
   it('sniffs DCAP quotes and nothing else', () => {
-    for (const f of ['dcap-qvl/sgx_quote', 'dcap-qvl/tdx_quote', 'dcap-qvl/tdx_quote_outdated', 'mobilecoin/hw_quote.dat']) assert.ok(verifier.canVerify(vector(f)), f);
-    for (const f of ['go-sev-guest/attestation.bin', 'dcap-qvl/sgx_quote_collateral.json', 'dstack-teekit/tdx-v4-azure']) assert.ok(!verifier.canVerify(vector(f)), f);
+    for (const f of [
+      'dcap-qvl/sgx_quote',
+      'dcap-qvl/tdx_quote',
+      'dcap-qvl/tdx_quote_outdated',
+      'mobilecoin/hw_quote.dat',
+    ])
+      assert.ok(verifier.canVerify(vector(f)), f);
+    for (const f of [
+      'go-sev-guest/attestation.bin',
+      'dcap-qvl/sgx_quote_collateral.json',
+      'dstack-teekit/tdx-v4-azure',
+    ])
+      assert.ok(!verifier.canVerify(vector(f)), f);
     assert.ok(!verifier.canVerify(Buffer.alloc(10)));
     assert.equal(verifier.name, 'dcap');
   });

@@ -62,8 +62,10 @@ export function runVerifierContract(name: string, make: () => Promise<VerifierUn
       if (o.result) {
         assert.equal(o.result.genuine, false);
         assert.equal(o.result.accepted, false);
-        assert.ok(o.result.refusal?.code.startsWith('ERR_'));
-        assert.ok(o.result.refusal.check.length > 0 && o.result.refusal.message.length > 0);
+        const refusal = o.result.refusal;
+        assert.ok(refusal, 'a refusal must say why');
+        assert.ok(refusal.code.startsWith('ERR_'));
+        assert.ok(refusal.check.length > 0 && refusal.message.length > 0);
       }
     });
 
@@ -74,7 +76,8 @@ export function runVerifierContract(name: string, make: () => Promise<VerifierUn
         const o = await outcome(t.verifier, t.evidence.subarray(0, n), t.options);
         // Cutting only trailing zero padding leaves the same evidence; cutting anything else must not.
         const cutPaddingOnly = t.evidence.subarray(n).every((b) => b === 0);
-        if (o.result && !cutPaddingOnly) assert.equal(o.result.accepted, false, `accepted a ${n}-byte truncation`);
+        if (o.result && !cutPaddingOnly)
+          assert.equal(o.result.accepted, false, `accepted a ${n}-byte truncation`);
       }
     });
 
@@ -88,7 +91,10 @@ export function runVerifierContract(name: string, make: () => Promise<VerifierUn
 
     it('refuses genuine evidence outside its validity window or accepts it only within', async () => {
       const t = await make();
-      const far = await outcome(t.verifier, t.evidence, { ...t.options, at: new Date('2099-01-01T00:00:00Z') });
+      const far = await outcome(t.verifier, t.evidence, {
+        ...t.options,
+        at: new Date('2099-01-01T00:00:00Z'),
+      });
       // sim evidence has no validity window; hardware evidence is bound to certificates that expire.
       if (far.result && far.result.platform !== 'sim') assert.equal(far.result.accepted, false);
     });

@@ -1,7 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDcapVerifier, createSimBackend, createSimVerifier, createSnpVerifier, decodeEvidenceFile, loadCollateralFiles } from '../../src/tee/index.ts';
+import {
+  createDcapVerifier,
+  createSimBackend,
+  createSimVerifier,
+  createSnpVerifier,
+  decodeEvidenceFile,
+  loadCollateralFiles,
+} from '../../src/tee/index.ts';
 import { runVerifierContract } from './verifier-contract.ts';
 
 const V = new URL('../../../shared/vectors/', import.meta.url).pathname;
@@ -17,7 +24,11 @@ async function simEvidence(): Promise<Uint8Array> {
 
 /** Evidence of every format but `mine` (DCAP covers both SGX and TDX quotes). */
 async function foreign(mine: 'sim' | 'dcap' | 'snp'): Promise<Uint8Array[]> {
-  const all = { dcap: await load('dcap-qvl/sgx_quote'), snp: await load('virtee/report_milan.hex'), sim: await simEvidence() };
+  const all = {
+    dcap: await load('dcap-qvl/sgx_quote'),
+    snp: await load('virtee/report_milan.hex'),
+    sim: await simEvidence(),
+  };
   return Object.entries(all).flatMap(([k, v]) => (k === mine ? [] : [v]));
 }
 
@@ -39,7 +50,7 @@ runVerifierContract('dcap (SGX v3)', async () => {
     evidence,
     options: {
       at: new Date('2025-06-20T00:00:00Z'),
-      collateral: await loadCollateralFiles([V + 'dcap-qvl/sgx_quote_collateral.json']),
+      collateral: await loadCollateralFiles([`${V}dcap-qvl/sgx_quote_collateral.json`]),
       acceptTcb: ['ConfigurationAndSWHardeningNeeded'],
     },
     signedOffset: 48 + 64, // MRENCLAVE
@@ -54,7 +65,7 @@ runVerifierContract('dcap (TDX v4)', async () => {
     evidence,
     options: {
       at: new Date('2025-06-20T00:00:00Z'),
-      collateral: await loadCollateralFiles([V + 'dcap-qvl/tdx_quote_collateral.json']),
+      collateral: await loadCollateralFiles([`${V}dcap-qvl/tdx_quote_collateral.json`]),
     },
     signedOffset: 48 + 136, // MRTD
     foreign: await foreign('dcap'),
@@ -66,7 +77,10 @@ runVerifierContract('sev-snp', async () => {
   return {
     verifier: createSnpVerifier(),
     evidence,
-    options: { at: new Date('2024-01-01T00:00:00Z'), collateral: await loadCollateralFiles([V + 'virtee/vcek_milan.der']) },
+    options: {
+      at: new Date('2024-01-01T00:00:00Z'),
+      collateral: await loadCollateralFiles([`${V}virtee/vcek_milan.der`]),
+    },
     signedOffset: 0x90, // MEASUREMENT
     foreign: await foreign('snp'),
   };

@@ -1,5 +1,6 @@
+import { DER, readDer } from '../der.ts';
 import { TeeError } from '../errors.ts';
-import { type CertInfo, looksLikeDer, type ParsedCrl, parseCrl, parsePemChain } from '../pki.ts';
+import { type CertInfo, type ParsedCrl, parseCertificate, parseCrl, parsePemChain } from '../pki.ts';
 import type { DcapCollateral } from '../types.ts';
 import { asObject, asString, type JsonObject, malformedField, parseJsonObject } from './json-fields.ts';
 import { rawJsonMember } from './raw-json.ts';
@@ -12,11 +13,16 @@ const TCB_SIGNING_CN = 'Intel SGX TCB Signing';
 const HEX_TEXT = /^(0x)?[0-9a-fA-F\s]+$/;
 
 function unrecognized(name: string, what: string): never {
-  throw new TeeError('ERR_COLLATERAL_MALFORMED', `${name}: ${what} is not DCAP collateral this verifier recognizes`, { check: 'collateral-file' });
+  throw new TeeError(
+    'ERR_COLLATERAL_MALFORMED',
+    `${name}: ${what} is not DCAP collateral this verifier recognizes`,
+    { check: 'collateral-file' },
+  );
 }
 
 function hexBytes(value: unknown, path: string): Buffer {
-  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Buffer.from(value as number[]);
+  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255))
+    return Buffer.from(value as number[]);
   const s = asString(value, path).trim().replace(/^0x/i, '');
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) malformedField(path, 'expected hex bytes', value);
   return Buffer.from(s, 'hex');
@@ -30,7 +36,9 @@ function fromPcsBody(text: string, doc: JsonObject, name: string): Partial<DcapC
   const raw = rawJsonMember(text, kind);
   if (raw === null) malformedField(`${name}: ${kind}`, 'could not locate the signed object in the body');
   const signature = hexBytes(doc.signature, `${name}: signature`);
-  return kind === 'tcbInfo' ? { tcbInfo: raw, tcbInfoSignature: signature } : { qeIdentity: raw, qeIdentitySignature: signature };
+  return kind === 'tcbInfo'
+    ? { tcbInfo: raw, tcbInfoSignature: signature }
+    : { qeIdentity: raw, qeIdentitySignature: signature };
 }
 
 const QVL_KEYS = {
@@ -45,7 +53,12 @@ const QVL_KEYS = {
   root_ca_crl: 'rootCaCrl',
 } as const satisfies Record<string, keyof DcapCollateral>;
 
-const BINARY_FIELDS: ReadonlySet<string> = new Set(['tcbInfoSignature', 'qeIdentitySignature', 'pckCrl', 'rootCaCrl']);
+const BINARY_FIELDS: ReadonlySet<string> = new Set([
+  'tcbInfoSignature',
+  'qeIdentitySignature',
+  'pckCrl',
+  'rootCaCrl',
+]);
 
 /** The dcap-qvl combined collateral JSON (snake_case keys, hex CRLs and signatures, exact JSON text). */
 function fromDcapQvl(doc: JsonObject, name: string): Partial<DcapCollateral> {
@@ -71,11 +84,42 @@ function fromPemChain(text: string, name: string): Partial<DcapCollateral> {
   const cn = chain[0]!.subjectCn ?? '';
   if (cn === TCB_SIGNING_CN) return { tcbInfoIssuerChain: text, qeIdentityIssuerChain: text };
   if (PCK_CA_CNS.includes(cn)) return { pckCrlIssuerChain: text };
-  return unrecognized(name, `a PEM chain whose first certificate is "${cn}" (expected ${TCB_SIGNING_CN} or an Intel PCK CA)`);
+  return unrecognized(
+    name,
+    `a PEM chain whose first certificate is "${cn}" (expected ${TCB_SIGNING_CN} or an Intel PCK CA)`,
+  );
+}
+
+/** True when `buf` is exactly one DER SEQUENCE. */
+function looksLikeDer(buf: Buffer): boolean {
+  try {
+    return buf[0] === DER.SEQUENCE && readDer(buf, 0).raw.length === buf.length;
+  } catch {
+    return false;
+  }
+}
+
+function isCertificate(der: Buffer): boolean {
+  try {
+    parseCertificate(der, 'file', 'collateral');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function fromCrl(der: Buffer, name: string): Partial<DcapCollateral> {
-  const crl: ParsedCrl = parseCrl(der, name);
+  let crl: ParsedCrl;
+  try {
+    crl = parseCrl(der, name, 'collateral-file');
+  } catch (err) {
+    if (isCertificate(der))
+      unrecognized(
+        name,
+        'a single DER certificate (the PCK chain comes from the quote; issuer chains are PEM files)',
+      );
+    throw err;
+  }
   if (crl.issuerCn === ROOT_CA_CN) return { rootCaCrl: der };
   if (PCK_CA_CNS.includes(crl.issuerCn ?? '')) return { pckCrl: der };
   return unrecognized(name, `a CRL issued by "${crl.issuerCn ?? '?'}"`);
@@ -98,7 +142,8 @@ export function classifyCollateralFile(bytes: Uint8Array, name = 'collateral fil
   if (text.includes('-----BEGIN CERTIFICATE-----')) return fromPemChain(text, name);
   const pemCrl = /-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----/.exec(text);
   if (pemCrl) return fromCrl(Buffer.from(pemCrl[1]!.replace(/\s+/g, ''), 'base64'), name);
-  if (HEX_TEXT.test(text)) return fromCrl(Buffer.from(text.replace(/\s+/g, '').replace(/^0x/i, ''), 'hex'), name);
+  if (HEX_TEXT.test(text))
+    return fromCrl(Buffer.from(text.replace(/\s+/g, '').replace(/^0x/i, ''), 'hex'), name);
   return unrecognized(name, `${buf.length} bytes of unknown content`);
 }
 
@@ -117,7 +162,11 @@ export function mergeDcapCollateral(parts: readonly Partial<DcapCollateral>[]): 
     for (const [key, value] of Object.entries(part) as [keyof DcapCollateral, never][]) {
       if (value === undefined) continue;
       if (out[key] !== undefined && !sameValue(out[key], value)) {
-        throw new TeeError('ERR_COLLATERAL_MALFORMED', `two collateral files supply different ${key}; pass one per document`, { check: 'collateral-file', value: key });
+        throw new TeeError(
+          'ERR_COLLATERAL_MALFORMED',
+          `two collateral files supply different ${key}; pass one per document`,
+          { check: 'collateral-file', value: key },
+        );
       }
       out[key] = value;
     }

@@ -40,7 +40,12 @@ interface SignedKind<T> {
   parse(text: string): T & { issueDate: Date; nextUpdate: Date };
 }
 
-const TCB_INFO: SignedKind<TcbInfo> = { what: 'TCB Info', prefix: 'tcb-info', code: 'ERR_TCB_INFO_SIGNATURE', parse: parseTcbInfo };
+const TCB_INFO: SignedKind<TcbInfo> = {
+  what: 'TCB Info',
+  prefix: 'tcb-info',
+  code: 'ERR_TCB_INFO_SIGNATURE',
+  parse: parseTcbInfo,
+};
 const QE_IDENTITY: SignedKind<QeIdentity> = {
   what: 'QE Identity',
   prefix: 'qe-identity',
@@ -65,7 +70,10 @@ export class CollateralVerifier {
 
   constructor(options: { pins: readonly string[]; cache: boolean; maxEntries?: number }) {
     this.#pins = options.pins;
-    const o = { enabled: options.cache, ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}) };
+    const o = {
+      enabled: options.cache,
+      ...(options.maxEntries !== undefined ? { maxEntries: options.maxEntries } : {}),
+    };
     this.#certs = new WindowCache(o);
     this.#chains = new WindowCache(o);
     this.#parsedCrls = new WindowCache(o);
@@ -80,12 +88,17 @@ export class CollateralVerifier {
 
   /** Parses a DER certificate (memoized by digest: parsing does not depend on time). */
   certificate(der: Buffer, what: string, source: PkiSource, check: string): CertInfo {
-    return this.#certs.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCertificate(der, what, source, check), window: ALWAYS }));
+    return this.#certs.get(sha256Hex(der), ALWAYS.notBefore, () => ({
+      value: parseCertificate(der, what, source, check),
+      window: ALWAYS,
+    }));
   }
 
   /** Parses a PEM chain, leaf first; parse errors name `check`. */
   pemChain(pem: string, what: string, source: PkiSource, check: string): CertInfo[] {
-    return splitPemChain(pem, what, source, check).map((der, i) => this.certificate(der, `${what} certificate #${i}`, source, check));
+    return splitPemChain(pem, what, source, check).map((der, i) =>
+      this.certificate(der, `${what} certificate #${i}`, source, check),
+    );
   }
 
   /** Verifies a CA chain (…→root) with {@link verifyChain}; the verdict is cached for its window. */
@@ -99,13 +112,19 @@ export class CollateralVerifier {
 
   /** Parses a DER CRL (memoized by digest). */
   parsedCrl(der: Uint8Array, check: string): ParsedCrl {
-    return this.#parsedCrls.get(sha256Hex(der), ALWAYS.notBefore, () => ({ value: parseCrl(der, check, check), window: ALWAYS }));
+    return this.#parsedCrls.get(sha256Hex(der), ALWAYS.notBefore, () => ({
+      value: parseCrl(der, check, check),
+      window: ALWAYS,
+    }));
   }
 
   /** Verifies a CRL's signature by `issuer` and its window at `at` (cached). */
   crl(der: Uint8Array, issuer: CertInfo, at: Date, check: string): ParsedCrl {
     const crl = this.parsedCrl(der, check);
-    return this.#crls.get(`${crl.sha256}:${issuer.sha256}`, at, () => ({ value: crl, window: verifyCrl(crl, issuer, at, check) }));
+    return this.#crls.get(`${crl.sha256}:${issuer.sha256}`, at, () => ({
+      value: crl,
+      window: verifyCrl(crl, issuer, at, check),
+    }));
   }
 
   /** Verifies signed TCB Info: issuer chain to the pinned root, signature, window. */
@@ -119,7 +138,9 @@ export class CollateralVerifier {
   }
 
   #signed<T>(cache: WindowCache<Verified<T>>, kind: SignedKind<T>, doc: SignedJson, at: Date): Verified<T> {
-    const key = sha256Hex(`${sha256Hex(doc.text)}:${Buffer.from(doc.signature).toString('hex')}:${sha256Hex(doc.issuerChain)}`);
+    const key = sha256Hex(
+      `${sha256Hex(doc.text)}:${Buffer.from(doc.signature).toString('hex')}:${sha256Hex(doc.issuerChain)}`,
+    );
     return cache.get(key, at, () => {
       const check = `${kind.prefix}-issuer-chain`;
       const chain = this.pemChain(doc.issuerChain, `${kind.what} issuer chain`, 'collateral', check);
@@ -146,7 +167,12 @@ function assertJsonSignature<T>(kind: SignedKind<T>, doc: SignedJson, signer: Ce
   let ok = false;
   if (doc.signature.length === 64) {
     try {
-      ok = cryptoVerify('sha256', Buffer.from(doc.text, 'utf8'), { key: signer.x509.publicKey, dsaEncoding: 'ieee-p1363' }, doc.signature);
+      ok = cryptoVerify(
+        'sha256',
+        Buffer.from(doc.text, 'utf8'),
+        { key: signer.x509.publicKey, dsaEncoding: 'ieee-p1363' },
+        doc.signature,
+      );
     } catch {
       ok = false;
     }
@@ -155,7 +181,11 @@ function assertJsonSignature<T>(kind: SignedKind<T>, doc: SignedJson, signer: Ce
     throw new TeeError(
       kind.code,
       `the ${kind.what} signature (${doc.signature.length} bytes) does not verify with the key of "${signer.subjectCn ?? '?'}"; the document was altered or re-serialized (keep the exact signed text)`,
-      { check, value: Buffer.from(doc.signature).toString('hex').slice(0, 32), expected: `a P-256 signature by ${signer.subjectCn ?? '?'}` },
+      {
+        check,
+        value: Buffer.from(doc.signature).toString('hex').slice(0, 32),
+        expected: `a P-256 signature by ${signer.subjectCn ?? '?'}`,
+      },
     );
   }
 }

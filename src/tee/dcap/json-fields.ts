@@ -17,26 +17,33 @@ export function parseJsonObject(text: string, what: string): JsonObject {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new TeeError('ERR_COLLATERAL_MALFORMED', `${what} is not valid JSON: ${(err as Error).message}`, { check: 'collateral-parse' });
+    throw new TeeError('ERR_COLLATERAL_MALFORMED', `${what} is not valid JSON: ${(err as Error).message}`, {
+      check: 'collateral-parse',
+    });
   }
   return asObject(doc, what);
 }
 
+/** A JSON object, or `ERR_COLLATERAL_MALFORMED` naming `path`. */
 export function asObject(value: unknown, path: string): JsonObject {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) malformedField(path, 'expected an object', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    malformedField(path, 'expected an object', value);
   return value as JsonObject;
 }
 
+/** A JSON array, or `ERR_COLLATERAL_MALFORMED` naming `path`. */
 export function asArray(value: unknown, path: string): readonly unknown[] {
   if (!Array.isArray(value)) malformedField(path, 'expected an array', value);
   return value;
 }
 
+/** A string, or `ERR_COLLATERAL_MALFORMED` naming `path`. */
 export function asString(value: unknown, path: string): string {
   if (typeof value !== 'string') malformedField(path, 'expected a string', value);
   return value;
 }
 
+/** An integer in 0..`max`, or `ERR_COLLATERAL_MALFORMED` naming `path`. */
 export function asInt(value: unknown, path: string, max = 0xffff): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
     malformedField(path, `expected an integer in 0..${max}`, value);
@@ -47,7 +54,8 @@ export function asInt(value: unknown, path: string, max = 0xffff): number {
 /** A hex string of exactly `size` bytes, as a Buffer. */
 export function asHex(value: unknown, path: string, size: number): Buffer {
   const s = asString(value, path);
-  if (s.length !== size * 2 || !/^[0-9a-fA-F]*$/.test(s)) malformedField(path, `expected ${size} bytes of hex`, value);
+  if (s.length !== size * 2 || !/^[0-9a-fA-F]*$/.test(s))
+    malformedField(path, `expected ${size} bytes of hex`, value);
   return Buffer.from(s, 'hex');
 }
 
@@ -68,7 +76,13 @@ export function asAdvisories(value: unknown, path: string): readonly string[] {
 }
 
 /** Throws `ERR_COLLATERAL_EXPIRED` unless issueDate ≤ `at` ≤ nextUpdate. */
-export function assertCollateralWindow(what: string, issueDate: Date, nextUpdate: Date, at: Date, check: string): void {
+export function assertCollateralWindow(
+  what: string,
+  issueDate: Date,
+  nextUpdate: Date,
+  at: Date,
+  check: string,
+): void {
   if (at < issueDate || at > nextUpdate) {
     const when = at < issueDate ? 'was not yet issued' : 'has expired';
     throw new TeeError(

@@ -31,14 +31,16 @@ function fail(message: string, value?: string): never {
 
 function octets(node: DerNode | undefined, size: number, field: string): Buffer {
   const n = expectTag(node, DER.OCTET_STRING, field);
-  if (n.content.length !== size) fail(`${field} has ${n.content.length} bytes, expected ${size}`, n.content.toString('hex'));
+  if (n.content.length !== size)
+    fail(`${field} has ${n.content.length} bytes, expected ${size}`, n.content.toString('hex'));
   return n.content;
 }
 
 function smallInt(node: DerNode | undefined, tag: number, field: string, max: number): number {
   const n = expectTag(node, tag, field);
   const v = decodeInteger(n.content);
-  if (n.content.length === 0 || n.content.length > 3 || v > BigInt(max)) fail(`${field} is out of range`, n.content.toString('hex'));
+  if (n.content.length === 0 || n.content.length > 3 || v > BigInt(max))
+    fail(`${field} is out of range`, n.content.toString('hex'));
   return Number(v);
 }
 
@@ -87,7 +89,10 @@ function parseValue(der: Buffer): PckExtensions {
 /** Parses the SGX extension of a PCK certificate; anything missing or malformed is `ERR_CERT_EXTENSION`. */
 export function parsePckExtensions(cert: CertInfo): PckExtensions {
   const value = cert.extensions.get(SGX_EXTENSION_OID);
-  if (!value) fail(`certificate "${cert.subjectCn ?? '?'}" has no extension ${SGX_EXTENSION_OID}; is it a PCK certificate?`);
+  if (!value)
+    fail(
+      `certificate "${cert.subjectCn ?? '?'}" has no extension ${SGX_EXTENSION_OID}; is it a PCK certificate?`,
+    );
   try {
     return parseValue(value);
   } catch (err) {

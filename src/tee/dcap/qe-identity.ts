@@ -1,12 +1,5 @@
 import { TeeError } from '../errors.ts';
-import {
-  asDate,
-  asHex,
-  asInt,
-  asString,
-  malformedField,
-  parseJsonObject,
-} from './json-fields.ts';
+import { asDate, asHex, asInt, asString, malformedField, parseJsonObject } from './json-fields.ts';
 import type { SgxReportBody } from './quote.ts';
 import { type IsvSvnTcbLevel, parseIsvSvnLevels } from './tcb-info.ts';
 
@@ -31,9 +24,11 @@ export interface QeIdentity {
 export function parseQeIdentity(text: string): QeIdentity {
   const o = parseJsonObject(text, 'QE Identity');
   const version = asInt(o.version, 'enclaveIdentity.version');
-  if (version !== 2) malformedField('enclaveIdentity.version', 'only Enclave Identity version 2 is supported', version);
+  if (version !== 2)
+    malformedField('enclaveIdentity.version', 'only Enclave Identity version 2 is supported', version);
   const id = asString(o.id, 'enclaveIdentity.id');
-  if (!['QE', 'TD_QE', 'QVE'].includes(id)) malformedField('enclaveIdentity.id', 'expected QE, TD_QE or QVE', id);
+  if (!['QE', 'TD_QE', 'QVE'].includes(id))
+    malformedField('enclaveIdentity.id', 'expected QE, TD_QE or QVE', id);
   const tcbLevels = parseIsvSvnLevels(o.tcbLevels, 'enclaveIdentity.tcbLevels');
   if (tcbLevels.length === 0) malformedField('enclaveIdentity.tcbLevels', 'no TCB levels');
   return {
@@ -42,7 +37,9 @@ export function parseQeIdentity(text: string): QeIdentity {
     issueDate: asDate(o.issueDate, 'enclaveIdentity.issueDate'),
     nextUpdate: asDate(o.nextUpdate, 'enclaveIdentity.nextUpdate'),
     tcbEvaluationDataNumber:
-      o.tcbEvaluationDataNumber === undefined ? null : asInt(o.tcbEvaluationDataNumber, 'enclaveIdentity.tcbEvaluationDataNumber', 2 ** 31),
+      o.tcbEvaluationDataNumber === undefined
+        ? null
+        : asInt(o.tcbEvaluationDataNumber, 'enclaveIdentity.tcbEvaluationDataNumber', 2 ** 31),
     miscselect: asHex(o.miscselect, 'enclaveIdentity.miscselect', 4),
     miscselectMask: asHex(o.miscselectMask, 'enclaveIdentity.miscselectMask', 4),
     attributes: asHex(o.attributes, 'enclaveIdentity.attributes', 16),
@@ -60,11 +57,15 @@ function masked(value: Buffer, mask: Buffer): Buffer {
 }
 
 function mismatch(field: string, value: string, expected: string): never {
-  throw new TeeError('ERR_QE_IDENTITY_MISMATCH', `the QE report's ${field} ${value} does not match the QE Identity (${expected})`, {
-    check: 'qe-identity-match',
-    value,
-    expected,
-  });
+  throw new TeeError(
+    'ERR_QE_IDENTITY_MISMATCH',
+    `the QE report's ${field} ${value} does not match the QE Identity (${expected})`,
+    {
+      check: 'qe-identity-match',
+      value,
+      expected,
+    },
+  );
 }
 
 /**
@@ -80,6 +81,8 @@ export function assertQeMatchesIdentity(qe: SgxReportBody, identity: QeIdentity)
   if (!attrs.equals(identity.attributes)) {
     mismatch('ATTRIBUTES (masked)', attrs.toString('hex'), identity.attributes.toString('hex'));
   }
-  if (!qe.mrSigner.equals(identity.mrSigner)) mismatch('MRSIGNER', qe.mrSigner.toString('hex'), identity.mrSigner.toString('hex'));
-  if (qe.isvProdId !== identity.isvProdId) mismatch('ISVPRODID', String(qe.isvProdId), String(identity.isvProdId));
+  if (!qe.mrSigner.equals(identity.mrSigner))
+    mismatch('MRSIGNER', qe.mrSigner.toString('hex'), identity.mrSigner.toString('hex'));
+  if (qe.isvProdId !== identity.isvProdId)
+    mismatch('ISVPRODID', String(qe.isvProdId), String(identity.isvProdId));
 }

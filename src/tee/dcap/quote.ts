@@ -1,18 +1,19 @@
 import { ByteReader, isAllZero } from '../bytes.ts';
 import { TeeError } from '../errors.ts';
 
-/** TEE type of the quote header. */
+/** TEE type of the quote header: SGX. */
 export const TEE_TYPE_SGX = 0x00;
+/** TEE type of the quote header: TDX. */
 export const TEE_TYPE_TDX = 0x81;
 /** Attestation key type ECDSA-256-with-P-256 (the only one Intel's QE uses). */
 export const ATT_KEY_ECDSA_P256 = 2;
 /** Intel's QE vendor id. */
 export const INTEL_QE_VENDOR_ID = '939a7233f79c4ca9940a0db3957f0607';
-/** Certification data types (Intel `sgx_quote_4.h`). */
+/** Certification data type 5: the PEM PCK certificate chain (Intel `sgx_quote_4.h`). */
 export const CERT_DATA_PCK_CHAIN = 5;
+/** Certification data type 6: QE report certification data, nesting the type 5 chain. */
 export const CERT_DATA_QE_REPORT = 6;
 
-const HEADER_SIZE = 48;
 const SGX_REPORT_SIZE = 384;
 const TD10_REPORT_SIZE = 584;
 const TD15_REPORT_SIZE = 648;
@@ -96,7 +97,19 @@ function parseSgxReport(bytes: Buffer): SgxReportBody {
   const configSvn = r.u16('CONFIGSVN');
   r.skip(58, 'reserved / ISVFAMILYID');
   const reportData = r.bytes(64, 'REPORTDATA');
-  return { raw: bytes, cpuSvn, miscSelect, attributes, mrEnclave, mrSigner, configId, isvProdId, isvSvn, configSvn, reportData };
+  return {
+    raw: bytes,
+    cpuSvn,
+    miscSelect,
+    attributes,
+    mrEnclave,
+    mrSigner,
+    configId,
+    isvProdId,
+    isvSvn,
+    configSvn,
+    reportData,
+  };
 }
 
 function parseTdReport(bytes: Buffer): TdReportBody {
@@ -140,12 +153,20 @@ function unsupported(message: string, value: string, expected: string): never {
 }
 
 /** Reads the body kind and size from the header fields (and, for v5, the body descriptor). */
-function readBodyKind(r: ByteReader, version: number, teeType: number): { kind: DcapQuote['bodyKind']; size: number } {
+function readBodyKind(
+  r: ByteReader,
+  version: number,
+  teeType: number,
+): { kind: DcapQuote['bodyKind']; size: number } {
   if (version === 3) return { kind: 'sgx', size: SGX_REPORT_SIZE };
   if (version === 4) {
     if (teeType === TEE_TYPE_SGX) return { kind: 'sgx', size: SGX_REPORT_SIZE };
     if (teeType === TEE_TYPE_TDX) return { kind: 'td10', size: TD10_REPORT_SIZE };
-    return unsupported(`quote v4 with TEE type 0x${teeType.toString(16)}`, `0x${teeType.toString(16)}`, '0x0 (SGX) or 0x81 (TDX)');
+    return unsupported(
+      `quote v4 with TEE type 0x${teeType.toString(16)}`,
+      `0x${teeType.toString(16)}`,
+      '0x0 (SGX) or 0x81 (TDX)',
+    );
   }
   const type = r.u16('body type');
   const size = r.u32('body size');
@@ -155,9 +176,16 @@ function readBodyKind(r: ByteReader, version: number, teeType: number): { kind: 
     3: ['td15', TD15_REPORT_SIZE, TEE_TYPE_TDX],
   };
   const entry = table[type];
-  if (!entry) return unsupported(`quote v5 with body type ${type}`, String(type), '1 (SGX), 2 (TD 1.0) or 3 (TD 1.5)');
-  if (entry[1] !== size) malformed(`quote v5 body type ${type} must be ${entry[1]} bytes, the header says ${size}`, String(size), String(entry[1]));
-  if (entry[2] !== teeType) malformed(`quote v5 body type ${type} does not match TEE type 0x${teeType.toString(16)}`);
+  if (!entry)
+    return unsupported(`quote v5 with body type ${type}`, String(type), '1 (SGX), 2 (TD 1.0) or 3 (TD 1.5)');
+  if (entry[1] !== size)
+    malformed(
+      `quote v5 body type ${type} must be ${entry[1]} bytes, the header says ${size}`,
+      String(size),
+      String(entry[1]),
+    );
+  if (entry[2] !== teeType)
+    malformed(`quote v5 body type ${type} does not match TEE type 0x${teeType.toString(16)}`);
   return { kind: entry[0], size };
 }
 
@@ -175,7 +203,8 @@ function readCertificationData(r: ByteReader): { type: number; data: Buffer } {
 }
 
 function assertConsumed(r: ByteReader, what: string): void {
-  if (r.remaining !== 0) malformed(`${what} has ${r.remaining} bytes beyond its declared content`, String(r.remaining), '0');
+  if (r.remaining !== 0)
+    malformed(`${what} has ${r.remaining} bytes beyond its declared content`, String(r.remaining), '0');
 }
 
 function parseSignatureData(sig: Buffer, version: number) {
@@ -209,7 +238,8 @@ export function parseQuote(bytes: Uint8Array): DcapQuote {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const r = new ByteReader(buf, 'quote');
   const version = r.u16('version');
-  if (version < 3 || version > 5) unsupported(`quote version ${version} is not supported`, String(version), '3, 4 or 5');
+  if (version < 3 || version > 5)
+    unsupported(`quote version ${version} is not supported`, String(version), '3, 4 or 5');
   const attestationKeyType = r.u16('attestation key type');
   const teeType = r.u32('TEE type');
   r.skip(4, 'reserved');
@@ -220,7 +250,10 @@ export function parseQuote(bytes: Uint8Array): DcapQuote {
   const signedData = buf.subarray(0, r.position);
   const sigData = r.bytes(r.u32('signature data size'), 'signature data');
   const trailing = buf.subarray(r.position);
-  if (!isAllZero(trailing)) malformed(`quote has ${trailing.length} trailing bytes after its signature data that are not zero padding`);
+  if (!isAllZero(trailing))
+    malformed(
+      `quote has ${trailing.length} trailing bytes after its signature data that are not zero padding`,
+    );
   return {
     version,
     attestationKeyType,
@@ -233,6 +266,3 @@ export function parseQuote(bytes: Uint8Array): DcapQuote {
     ...parseSignatureData(sigData, version),
   };
 }
-
-/** Size of the fixed header. */
-export const QUOTE_HEADER_SIZE = HEADER_SIZE;

@@ -32,19 +32,32 @@ function suppliedDoc(dcap: DcapCollateral | undefined, kind: DocKind): Partial<S
   const signature = dcap?.[`${kind}Signature`];
   const issuerChain = dcap?.[`${kind}IssuerChain`];
   if (text === undefined && signature === undefined) return null;
-  return { ...(text !== undefined ? { text } : {}), ...(signature ? { signature } : {}), ...(issuerChain !== undefined ? { issuerChain } : {}) };
+  return {
+    ...(text !== undefined ? { text } : {}),
+    ...(signature ? { signature } : {}),
+    ...(issuerChain !== undefined ? { issuerChain } : {}),
+  };
 }
 
 /** Throws `ERR_COLLATERAL_MISSING` when only some parts of a signed document were supplied. */
 function completeDoc(doc: Partial<SignedJson>, kind: DocKind): SignedJson {
   const { text, signature, issuerChain } = doc;
-  if (text !== undefined && signature !== undefined && issuerChain !== undefined) return { text, signature, issuerChain };
-  const missing = [text === undefined && kind, signature === undefined && `${kind}Signature`, issuerChain === undefined && `${kind}IssuerChain`];
+  if (text !== undefined && signature !== undefined && issuerChain !== undefined)
+    return { text, signature, issuerChain };
+  const missing = [
+    text === undefined && kind,
+    signature === undefined && `${kind}Signature`,
+    issuerChain === undefined && `${kind}IssuerChain`,
+  ];
   const list = missing.filter(Boolean).join(', ');
-  throw new TeeError('ERR_COLLATERAL_MISSING', `${kind} collateral is incomplete (${list} missing); supply the document, its signature and its issuer chain`, {
-    check: kind === 'tcbInfo' ? 'tcb-info' : 'qe-identity',
-    value: list,
-  });
+  throw new TeeError(
+    'ERR_COLLATERAL_MISSING',
+    `${kind} collateral is incomplete (${list} missing); supply the document, its signature and its issuer chain`,
+    {
+      check: kind === 'tcbInfo' ? 'tcb-info' : 'qe-identity',
+      value: list,
+    },
+  );
 }
 
 function mismatch(check: string, message: string, value: string, expected: string): never {
@@ -54,20 +67,40 @@ function mismatch(check: string, message: string, value: string, expected: strin
 function assertTcbInfoMatches(info: TcbInfo, quote: DcapQuote, pck: PckExtensions): void {
   const wantId = quote.td ? 'TDX' : 'SGX';
   if (info.id !== wantId) {
-    mismatch('tcb-info-match', `the TCB Info is for ${info.id} (v${info.version}) but the quote is an ${wantId} quote; supply the ${wantId} TCB Info for FMSPC ${pck.fmspc}`, info.id, wantId);
+    mismatch(
+      'tcb-info-match',
+      `the TCB Info is for ${info.id} (v${info.version}) but the quote is an ${wantId} quote; supply the ${wantId} TCB Info for FMSPC ${pck.fmspc}`,
+      info.id,
+      wantId,
+    );
   }
   if (info.fmspc !== pck.fmspc) {
-    mismatch('tcb-info-match', `the TCB Info is for FMSPC ${info.fmspc} but the PCK certificate says ${pck.fmspc}; supply the TCB Info of this platform`, info.fmspc, pck.fmspc);
+    mismatch(
+      'tcb-info-match',
+      `the TCB Info is for FMSPC ${info.fmspc} but the PCK certificate says ${pck.fmspc}; supply the TCB Info of this platform`,
+      info.fmspc,
+      pck.fmspc,
+    );
   }
   if (info.pceId !== pck.pceId) {
-    mismatch('tcb-info-match', `the TCB Info is for PCE-ID ${info.pceId} but the PCK certificate says ${pck.pceId}`, info.pceId, pck.pceId);
+    mismatch(
+      'tcb-info-match',
+      `the TCB Info is for PCE-ID ${info.pceId} but the PCK certificate says ${pck.pceId}`,
+      info.pceId,
+      pck.pceId,
+    );
   }
 }
 
 function assertQeIdentityFor(identity: QeIdentity, quote: DcapQuote): void {
   const want = quote.td ? 'TD_QE' : 'QE';
   if (identity.id !== want) {
-    mismatch('qe-identity-match', `the QE Identity is for ${identity.id} but an ${quote.td ? 'TDX' : 'SGX'} quote needs the ${want} identity`, identity.id, want);
+    mismatch(
+      'qe-identity-match',
+      `the QE Identity is for ${identity.id} but an ${quote.td ? 'TDX' : 'SGX'} quote needs the ${want} identity`,
+      identity.id,
+      want,
+    );
   }
 }
 
@@ -101,7 +134,9 @@ function qeIdentityStep(input: TcbCheckInput): IsvSvnTcbLevel | undefined {
     r.skip('qe-identity', `no QE Identity supplied: ${NO_COLLATERAL}`);
     return undefined;
   }
-  const identity = verifiedDoc(input, 'qe-identity', () => input.cv.qeIdentity(completeDoc(doc, 'qeIdentity'), input.at));
+  const identity = verifiedDoc(input, 'qe-identity', () =>
+    input.cv.qeIdentity(completeDoc(doc, 'qeIdentity'), input.at),
+  );
   r.run('qe-identity-match', () => {
     assertQeIdentityFor(identity!, input.quote);
     assertQeMatchesIdentity(input.qe, identity!);

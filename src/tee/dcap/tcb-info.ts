@@ -28,7 +28,8 @@ const LEVEL_STATUSES: readonly string[] = [
 /** Reads a TCB level status; an unrecognized one is malformed collateral (Intel: UNRECOGNIZED_STATUS). */
 export function asTcbLevelStatus(value: unknown, path: string): TcbLevelStatus {
   const s = asString(value, path);
-  if (!LEVEL_STATUSES.includes(s)) malformedField(path, `unrecognized TCB status (known: ${LEVEL_STATUSES.join(', ')})`, value);
+  if (!LEVEL_STATUSES.includes(s))
+    malformedField(path, `unrecognized TCB status (known: ${LEVEL_STATUSES.join(', ')})`, value);
   return s as TcbLevelStatus;
 }
 
@@ -98,7 +99,10 @@ function parseLevel(value: unknown, path: string, version: 2 | 3, tdx: boolean):
   const level = asObject(value, path);
   const tcb = asObject(level.tcb, `${path}.tcb`);
   return {
-    sgxComponents: version === 2 ? v2Components(tcb, `${path}.tcb`) : components(tcb.sgxtcbcomponents, `${path}.tcb.sgxtcbcomponents`),
+    sgxComponents:
+      version === 2
+        ? v2Components(tcb, `${path}.tcb`)
+        : components(tcb.sgxtcbcomponents, `${path}.tcb.sgxtcbcomponents`),
     pceSvn: asInt(tcb.pcesvn, `${path}.tcb.pcesvn`),
     tdxComponents: tdx ? components(tcb.tdxtcbcomponents, `${path}.tcb.tdxtcbcomponents`) : null,
     tcbDate: asString(level.tcbDate, `${path}.tcbDate`),
@@ -133,7 +137,11 @@ function parseModuleIdentities(value: unknown, path: string): TdxModuleIdentity[
   return asArray(value, path).map((v, i) => {
     const p = `${path}[${i}]`;
     const m = asObject(v, p);
-    return { id: asString(m.id, `${p}.id`).toUpperCase(), ...parseModule(m, p), tcbLevels: parseIsvSvnLevels(m.tcbLevels, `${p}.tcbLevels`) };
+    return {
+      id: asString(m.id, `${p}.id`).toUpperCase(),
+      ...parseModule(m, p),
+      tcbLevels: parseIsvSvnLevels(m.tcbLevels, `${p}.tcbLevels`),
+    };
   });
 }
 
@@ -144,7 +152,8 @@ function parseModuleIdentities(value: unknown, path: string): TdxModuleIdentity[
 export function parseTcbInfo(text: string): TcbInfo {
   const o = parseJsonObject(text, 'TCB Info');
   const version = asInt(o.version, 'tcbInfo.version');
-  if (version !== 2 && version !== 3) malformedField('tcbInfo.version', 'only TCB Info versions 2 and 3 are supported', version);
+  if (version !== 2 && version !== 3)
+    malformedField('tcbInfo.version', 'only TCB Info versions 2 and 3 are supported', version);
   const id = version === 2 ? 'SGX' : asString(o.id, 'tcbInfo.id');
   if (id !== 'SGX' && id !== 'TDX') malformedField('tcbInfo.id', 'expected "SGX" or "TDX"', id);
   const tdx = id === 'TDX';
@@ -157,9 +166,14 @@ export function parseTcbInfo(text: string): TcbInfo {
     nextUpdate: asDate(o.nextUpdate, 'tcbInfo.nextUpdate'),
     fmspc: asHex(o.fmspc, 'tcbInfo.fmspc', 6).toString('hex'),
     pceId: asHex(o.pceId, 'tcbInfo.pceId', 2).toString('hex'),
-    tcbEvaluationDataNumber: o.tcbEvaluationDataNumber === undefined ? null : asInt(o.tcbEvaluationDataNumber, 'tcbInfo.tcbEvaluationDataNumber', 2 ** 31),
+    tcbEvaluationDataNumber:
+      o.tcbEvaluationDataNumber === undefined
+        ? null
+        : asInt(o.tcbEvaluationDataNumber, 'tcbInfo.tcbEvaluationDataNumber', 2 ** 31),
     tcbLevels: levels.map((l, i) => parseLevel(l, `tcbInfo.tcbLevels[${i}]`, version, tdx)),
     tdxModule: tdx ? parseModule(o.tdxModule, 'tcbInfo.tdxModule') : null,
-    tdxModuleIdentities: tdx ? parseModuleIdentities(o.tdxModuleIdentities, 'tcbInfo.tdxModuleIdentities') : [],
+    tdxModuleIdentities: tdx
+      ? parseModuleIdentities(o.tdxModuleIdentities, 'tcbInfo.tdxModuleIdentities')
+      : [],
   };
 }

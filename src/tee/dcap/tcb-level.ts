@@ -28,17 +28,31 @@ function allAtLeast(actual: ArrayLike<number>, required: readonly number[], from
  */
 export function matchPlatformTcbLevel(info: TcbInfo, pck: PckExtensions, td: TdReportBody | null): TcbLevel {
   const pckTcb = `cpusvn components ${pck.cpuSvnComponents.join(',')} pcesvn ${pck.pceSvn}`;
-  const sgxMatches = info.tcbLevels.filter((l) => allAtLeast(pck.cpuSvnComponents, l.sgxComponents) && pck.pceSvn >= l.pceSvn);
+  const sgxMatches = info.tcbLevels.filter(
+    (l) => allAtLeast(pck.cpuSvnComponents, l.sgxComponents) && pck.pceSvn >= l.pceSvn,
+  );
   if (sgxMatches.length === 0) {
-    notFound('tcb-level', `no TCB level of the TCB Info (FMSPC ${info.fmspc}) matches the platform's ${pckTcb}: the platform TCB is older than any level Intel lists (not supported)`, pckTcb, `a level <= ${pckTcb}`);
+    notFound(
+      'tcb-level',
+      `no TCB level of the TCB Info (FMSPC ${info.fmspc}) matches the platform's ${pckTcb}: the platform TCB is older than any level Intel lists (not supported)`,
+      pckTcb,
+      `a level <= ${pckTcb}`,
+    );
   }
   if (info.id !== 'TDX' || td === null) return sgxMatches[0]!;
   const teeTcbSvn = td.teeTcbSvn;
   const from = teeTcbSvn[1]! > 0 ? 2 : 0;
-  const level = sgxMatches.find((l) => l.tdxComponents !== null && allAtLeast(teeTcbSvn, l.tdxComponents, from));
+  const level = sgxMatches.find(
+    (l) => l.tdxComponents !== null && allAtLeast(teeTcbSvn, l.tdxComponents, from),
+  );
   if (!level) {
     const svn = teeTcbSvn.toString('hex');
-    notFound('tcb-level', `no TDX TCB level of the TCB Info (FMSPC ${info.fmspc}) matches TEE_TCB_SVN ${svn} with the platform's ${pckTcb}`, svn, 'a level <= TEE_TCB_SVN');
+    notFound(
+      'tcb-level',
+      `no TDX TCB level of the TCB Info (FMSPC ${info.fmspc}) matches TEE_TCB_SVN ${svn} with the platform's ${pckTcb}`,
+      svn,
+      'a level <= TEE_TCB_SVN',
+    );
   }
   return level;
 }
@@ -48,7 +62,8 @@ function moduleMismatch(message: string, value: string, expected: string): never
 }
 
 function sameUnderMask(value: Buffer, expected: Buffer, mask: Buffer): boolean {
-  for (let i = 0; i < expected.length; i++) if (((value[i] ?? 0) & mask[i]!) !== (expected[i]! & mask[i]!)) return false;
+  for (let i = 0; i < expected.length; i++)
+    if (((value[i] ?? 0) & mask[i]!) !== (expected[i]! & mask[i]!)) return false;
   return true;
 }
 
@@ -68,21 +83,38 @@ export function checkTdxModule(info: TcbInfo, quote: DcapQuote, td: TdReportBody
     identity = info.tdxModuleIdentities.find((m) => m.id === wantedId) ?? null;
     if (!identity) {
       const known = info.tdxModuleIdentities.map((m) => m.id).join(', ') || 'none';
-      moduleMismatch(`the TCB Info lists no TDX module identity ${wantedId} (TDX module major version ${major}); it lists: ${known}`, wantedId, known);
+      moduleMismatch(
+        `the TCB Info lists no TDX module identity ${wantedId} (TDX module major version ${major}); it lists: ${known}`,
+        wantedId,
+        known,
+      );
     }
     expected = identity;
   }
   if (!expected) moduleMismatch('the TDX TCB Info has no tdxModule', 'none', 'tdxModule');
   if (!td.mrSignerSeam.equals(expected.mrSigner)) {
-    moduleMismatch('the TD report MRSIGNERSEAM differs from the TCB Info TDX module signer', td.mrSignerSeam.toString('hex'), expected.mrSigner.toString('hex'));
+    moduleMismatch(
+      'the TD report MRSIGNERSEAM differs from the TCB Info TDX module signer',
+      td.mrSignerSeam.toString('hex'),
+      expected.mrSigner.toString('hex'),
+    );
   }
   if (!sameUnderMask(td.seamAttributes, expected.attributes, expected.attributesMask)) {
-    moduleMismatch('the TD report SEAMATTRIBUTES differ from the TCB Info TDX module attributes', td.seamAttributes.toString('hex'), expected.attributes.toString('hex'));
+    moduleMismatch(
+      'the TD report SEAMATTRIBUTES differ from the TCB Info TDX module attributes',
+      td.seamAttributes.toString('hex'),
+      expected.attributes.toString('hex'),
+    );
   }
   if (!identity) return null;
   const level = identity.tcbLevels.find((l) => isvSvn >= l.isvSvn);
   if (!level) {
-    notFound('tdx-module-tcb-level', `no TCB level of TDX module identity ${wantedId} matches the module ISVSVN ${isvSvn}`, String(isvSvn), `>= ${identity.tcbLevels.map((l) => l.isvSvn).join('|')}`);
+    notFound(
+      'tdx-module-tcb-level',
+      `no TCB level of TDX module identity ${wantedId} matches the module ISVSVN ${isvSvn}`,
+      String(isvSvn),
+      `>= ${identity.tcbLevels.map((l) => l.isvSvn).join('|')}`,
+    );
   }
   return level;
 }
@@ -91,7 +123,12 @@ export function checkTdxModule(info: TcbInfo, quote: DcapQuote, td: TdReportBody
 export function matchQeTcbLevel(identity: QeIdentity, isvSvn: number): IsvSvnTcbLevel {
   const level = identity.tcbLevels.find((l) => isvSvn >= l.isvSvn);
   if (!level) {
-    notFound('qe-tcb-level', `no TCB level of the QE Identity matches the QE ISVSVN ${isvSvn}: the QE is older than any level Intel lists`, String(isvSvn), `>= ${identity.tcbLevels.map((l) => l.isvSvn).join('|')}`);
+    notFound(
+      'qe-tcb-level',
+      `no TCB level of the QE Identity matches the QE ISVSVN ${isvSvn}: the QE is older than any level Intel lists`,
+      String(isvSvn),
+      `>= ${identity.tcbLevels.map((l) => l.isvSvn).join('|')}`,
+    );
   }
   return level;
 }
@@ -102,12 +139,16 @@ export function matchQeTcbLevel(identity: QeIdentity, isvSvn: number): IsvSvnTcb
  * platform `OutOfDate`, a configuration-needed one `OutOfDateConfigurationNeeded`; a revoked component
  * makes it `Revoked`; any other component status leaves the platform status unchanged.
  */
-export function convergeTcbStatus(platform: TcbLevelStatus, component: TcbLevelStatus | null): TcbLevelStatus {
+export function convergeTcbStatus(
+  platform: TcbLevelStatus,
+  component: TcbLevelStatus | null,
+): TcbLevelStatus {
   if (component === 'Revoked') return 'Revoked';
   if (component === null || component === 'UpToDate') return platform;
   if (component === 'OutOfDate' || component === 'OutOfDateConfigurationNeeded') {
     if (platform === 'UpToDate' || platform === 'SWHardeningNeeded') return 'OutOfDate';
-    if (platform === 'ConfigurationNeeded' || platform === 'ConfigurationAndSWHardeningNeeded') return 'OutOfDateConfigurationNeeded';
+    if (platform === 'ConfigurationNeeded' || platform === 'ConfigurationAndSWHardeningNeeded')
+      return 'OutOfDateConfigurationNeeded';
   }
   return platform;
 }
@@ -119,8 +160,13 @@ export function finalTcbVerdict(
   qe: IsvSvnTcbLevel,
 ): { tcbStatus: TcbStatus; advisories: string[] } {
   // Intel's order: TDX module first, then the QE.
-  const status = convergeTcbStatus(convergeTcbStatus(platform.status, module?.status ?? null), qeComponentStatus(qe.status));
-  const advisories = [...new Set([...platform.advisories, ...(module?.advisories ?? []), ...qe.advisories])].sort();
+  const status = convergeTcbStatus(
+    convergeTcbStatus(platform.status, module?.status ?? null),
+    qeComponentStatus(qe.status),
+  );
+  const advisories = [
+    ...new Set([...platform.advisories, ...(module?.advisories ?? []), ...qe.advisories]),
+  ].sort();
   return { tcbStatus: status, advisories };
 }
 
