@@ -155,6 +155,7 @@ export function resultToJson(r: VerificationResult): Record<string, unknown> {
         : { measurement: r.measurement };
   return {
     platform: r.platform,
+    format: r.format,
     simulation: r.simulation,
     genuine: r.genuine,
     accepted: r.accepted,
@@ -185,7 +186,7 @@ function formatResult(r: VerificationResult): string {
   const verdict = r.accepted ? 'ACCEPTED' : r.genuine ? 'GENUINE BUT NOT ACCEPTED' : 'REFUSED';
   const rows: [string, string][] = [
     ['verdict', r.simulation ? `${verdict}  (SIMULATION: protects nothing)` : verdict],
-    ['platform', r.platform],
+    ['platform', `${r.platform} (${r.format})`],
     ['genuine', String(r.genuine)],
     ['accepted', String(r.accepted)],
     ['tcbStatus', r.tcbStatus],

@@ -123,20 +123,13 @@ export function finishVerification(
     }
   }
   return {
-    platform: parsed.platform,
+    ...parsed,
     genuine,
     accepted: genuine && runner.ok,
-    measurement: parsed.measurement,
-    signer: parsed.signer,
-    productId: parsed.productId,
-    svn: parsed.svn,
-    debug: parsed.debug,
-    reportData: parsed.reportData,
     tcbStatus: verdict.tcbStatus,
     advisories: verdict.advisories,
     simulation: parsed.platform === 'sim',
     refusal: runner.refusal,
     checks: runner.checks,
-    details: parsed.details,
   };
 }

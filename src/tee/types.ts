@@ -53,19 +53,9 @@ export interface Refusal {
  * `genuine` says the evidence is authentic (signatures, chains, revocation, collateral);
  * `accepted` says it is genuine *and* its appraisal (TCB status, debug, simulation) passes.
  */
-export interface VerificationResult {
-  readonly platform: Platform;
+export interface VerificationResult extends ParsedEvidence {
   readonly genuine: boolean;
   readonly accepted: boolean;
-  /** The main measurement: MRENCLAVE (sgx), MRTD (tdx), MEASUREMENT (sev-snp), sim measurement. */
-  readonly measurement: string;
-  /** Signer identity: MRSIGNER (sgx), sim signer; null where the platform has none (tdx, sev-snp without an author key). */
-  readonly signer: string | null;
-  readonly productId: number | null;
-  readonly svn: number | null;
-  readonly debug: boolean;
-  /** 64 bytes of report data, hex. */
-  readonly reportData: string;
   readonly tcbStatus: TcbStatus;
   readonly advisories: readonly string[];
   /** True for `sim` evidence: it protects nothing. */
@@ -74,8 +64,6 @@ export interface VerificationResult {
   readonly refusal: Refusal | null;
   /** Every check performed, in order, with its outcome. */
   readonly checks: readonly CheckOutcome[];
-  /** Platform-specific fields (mrenclave, mrsigner, mrtd, rtmr0..3, mrseam, policy, fmspc, …). */
-  readonly details: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** The outcome of one verification step. */
@@ -93,12 +81,17 @@ export interface ParsedEvidence {
   readonly platform: Platform;
   /** The evidence format, e.g. `sgx-quote-v3`, `tdx-quote-v4`, `sev-snp-report-v2`, `sim-v1`. */
   readonly format: string;
+  /** The main measurement: MRENCLAVE (sgx), MRTD (tdx), MEASUREMENT (sev-snp), sim measurement. */
   readonly measurement: string;
+  /** Signer identity: MRSIGNER (sgx), author key digest (sev-snp), sim signer; null where there is none. */
   readonly signer: string | null;
   readonly productId: number | null;
   readonly svn: number | null;
+  /** Debuggable enclave / TD / guest: the host can read its memory. */
   readonly debug: boolean;
+  /** 64 bytes of report data, hex. */
   readonly reportData: string;
+  /** Platform-specific fields (mrenclave, mrsigner, mrtd, rtmr0..3, mrseam, policy, fmspc, …). */
   readonly details: Readonly<Record<string, string | number | boolean | null>>;
 }
 

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { parseQuote } from '../../src/tee/dcap/quote.ts';
 import { createDcapVerifier } from '../../src/tee/dcap/verifier.ts';
 import type { TeeErrorCode } from '../../src/tee/errors.ts';
+import { prng } from '../support/prng.ts';
 import { assertTeeError, sgxVector, tdxVector, vector } from './dcap-test-vectors.ts';
 
 const PARSE_CODES: readonly TeeErrorCode[] = [
@@ -10,18 +11,6 @@ const PARSE_CODES: readonly TeeErrorCode[] = [
   'ERR_EVIDENCE_MALFORMED',
   'ERR_EVIDENCE_FORMAT',
 ];
-
-/** mulberry32: a small seeded PRNG, so that failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const verifier = createDcapVerifier();
 

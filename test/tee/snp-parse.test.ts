@@ -18,6 +18,7 @@ import { decodeSnpTcb, formatSnpTcb, snpProductFromCpuid } from '../../src/tee/s
 import { parseSnpVek } from '../../src/tee/snp/vcek.ts';
 import { compareReportedTcb } from '../../src/tee/snp/vek-binding.ts';
 import { createSnpVerifier } from '../../src/tee/snp/verifier.ts';
+import { prng } from '../support/prng.ts';
 
 const VECTORS = new URL('../../../shared/vectors/', import.meta.url);
 const read = (path: string): Buffer => readFileSync(new URL(path, VECTORS));
@@ -27,18 +28,6 @@ const REPORT = Buffer.from(read('virtee/report_milan.hex').toString('latin1').tr
 const VCEK = read('virtee/vcek_milan.der');
 const TURIN_VCEK = read('virtee/vcek_turin.der');
 const TURIN_CHAIN = classifySnpCollateralFile(read('virtee/cert_chain_turin'));
-
-/** mulberry32: a small seeded PRNG, so that a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A synthetic version 3 Turin report matching the Turin VCEK (its signature is not valid). */
 function turinReport(): Buffer {

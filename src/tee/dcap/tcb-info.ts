@@ -1,4 +1,4 @@
-import type { TcbStatus } from '../types.ts';
+import { TCB_STATUSES, type TcbStatus } from '../types.ts';
 import {
   asAdvisories,
   asArray,
@@ -15,15 +15,7 @@ import {
 /** The statuses a TCB level of Intel's TCB Info / QE Identity may carry. */
 export type TcbLevelStatus = Exclude<TcbStatus, 'Unknown'>;
 
-const LEVEL_STATUSES: readonly string[] = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-];
+const LEVEL_STATUSES: readonly string[] = TCB_STATUSES.filter((s) => s !== 'Unknown');
 
 /** Reads a TCB level status; an unrecognized one is malformed collateral (Intel: UNRECOGNIZED_STATUS). */
 export function asTcbLevelStatus(value: unknown, path: string): TcbLevelStatus {
