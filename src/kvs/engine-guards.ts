@@ -1,0 +1,89 @@
+/**
+ * Argument checks every engine applies the same way, so that the contract suite sees one
+ * behaviour: a misuse is a TypeError, an oversized key is `ERR_KVS_LIMIT`, a closed engine is
+ * `ERR_KVS_CLOSED`, an aborted signal is `ERR_KVS_ABORTED`.
+ */
+import { KvsError } from './errors.ts';
+import type { BatchOp, OpOptions } from './types.ts';
+
+/**
+ * The largest key every engine accepts, in bytes: LMDB's compiled limit, kept for all engines so
+ * that data can move between them. Keys are 1 to 1978 bytes; values may be empty.
+ */
+export const MAX_KEY_BYTES = 1978;
+
+/** Throws unless `key` is a non-empty Uint8Array of at most {@link MAX_KEY_BYTES} bytes. */
+export function assertKey(key: unknown, what = 'key'): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array, got ${typeName(key)}`);
+  if (key.length === 0) throw new TypeError(`${what} must not be empty (keys are 1 to ${MAX_KEY_BYTES} bytes)`);
+  if (key.length > MAX_KEY_BYTES) {
+    throw new KvsError(
+      'ERR_KVS_LIMIT',
+      `${what} is ${key.length} bytes; the limit is ${MAX_KEY_BYTES} bytes (shorten the key, e.g. hash long components)`,
+    );
+  }
+}
+
+/** Throws a TypeError unless `value` is a Uint8Array. */
+export function assertValue(value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TypeError(`value must be a Uint8Array, got ${typeName(value)}`);
+}
+
+/** Validates every operation of a batch before any is applied. */
+export function assertBatch(ops: unknown): asserts ops is readonly BatchOp[] {
+  if (!Array.isArray(ops)) throw new TypeError(`batch operations must be an array, got ${typeName(ops)}`);
+  ops.forEach((op: unknown, i) => {
+    const o = op as Partial<Record<'type' | 'key' | 'value', unknown>> | null;
+    if (o === null || typeof o !== 'object') throw new TypeError(`batch operation ${i} must be an object`);
+    if (o.type === 'put') {
+      assertKey(o.key, `batch operation ${i} key`);
+      assertValue(o.value);
+    } else if (o.type === 'delete') {
+      assertKey(o.key, `batch operation ${i} key`);
+    } else {
+      throw new TypeError(`batch operation ${i} has type ${String(o.type)}; expected 'put' or 'delete'`);
+    }
+  });
+}
+
+/** The error an operation on a closed engine raises. */
+export function closedError(engine: string): KvsError {
+  return new KvsError('ERR_KVS_CLOSED', `the ${engine} storage engine is closed; open a new one`);
+}
+
+/** The error an aborted operation raises, with the signal's reason as cause. */
+export function abortedError(signal: AbortSignal): KvsError {
+  return new KvsError('ERR_KVS_ABORTED', 'the storage operation was aborted', { cause: signal.reason });
+}
+
+/** Throws `ERR_KVS_ABORTED` when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError(signal);
+}
+
+/** Throws when the engine is closed or the operation's signal is aborted. */
+export function checkOpen(closed: boolean, engine: string, options: OpOptions | undefined): void {
+  if (closed) throw closedError(engine);
+  throwIfAborted(options?.signal);
+}
+
+/** A plain Uint8Array copy of `bytes` that shares no memory with it. */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/** A Buffer view over `bytes` without copying (Node APIs want Buffers). */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** A string that identifies `key` in a Map (latin1: one char per byte). */
+export function keyId(key: Uint8Array): string {
+  return asBuffer(key).toString('latin1');
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return v.constructor?.name ?? 'object';
+  return typeof v;
+}

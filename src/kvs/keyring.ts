@@ -1,0 +1,231 @@
+/**
+ * The keyring of the secure layer: several 32-byte AES-256-GCM keys by id, one current for
+ * writes, any held one accepted for reads, so that keys rotate without downtime. It seals and
+ * opens values itself; the key bytes never leave its `#private` fields.
+ *
+ * Sealed value format, version 1 (33 bytes of overhead):
+ *
+ * | offset   | size | field                                   |
+ * |----------|------|-----------------------------------------|
+ * | 0        | 1    | format version, 0x01                    |
+ * | 1        | 4    | key id, unsigned 32-bit big-endian      |
+ * | 5        | 12   | nonce, random (96 bits)                 |
+ * | 17       | n    | ciphertext (AES-256-GCM, n = plaintext) |
+ * | 17 + n   | 16   | GCM tag                                 |
+ *
+ * Associated data: `VALUE_DOMAIN` ‖ the 5 header bytes ‖ the caller's context (the secure store
+ * passes the namespace, length-prefixed, then the full key).
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { asBuffer } from './engine-guards.ts';
+import { KvsError } from './errors.ts';
+
+/** Format version byte of sealed values. */
+export const VALUE_FORMAT_VERSION = 1;
+/** Bytes a sealed value adds to its plaintext: version 1 + key id 4 + nonce 12 + tag 16. */
+export const VALUE_OVERHEAD = 33;
+/** Bytes of a pseudonym: HMAC-SHA256 truncated to 128 bits. */
+export const PSEUDONYM_BYTES = 16;
+
+const HEADER = 5;
+const NONCE = 12;
+const TAG = 16;
+const KEY_BYTES = 32;
+const VALUE_DOMAIN = Buffer.from('securecloud.kvs.value.v1\0', 'latin1');
+const PSEUDONYM_DOMAIN = Buffer.from('securecloud.kvs.pseudonym.v1\0', 'latin1');
+
+/** One key of the keyring: an id (u32) and 32 bytes of key material (from the CAS). */
+export interface KeyringEntry {
+  readonly id: number;
+  readonly key: Uint8Array;
+}
+
+export interface KeyringOptions {
+  /** The keys; at least one. The bytes are copied: zero your copies when done. */
+  readonly keys: readonly KeyringEntry[];
+  /** The id used for writes; defaults to the highest id. */
+  readonly currentId?: number;
+  /**
+   * 32 bytes for {@link Keyring.pseudonym}. Separate from the value keys because pseudonyms are
+   * part of stored keys: rotating this key means rewriting every key, which `reencrypt` does not do.
+   */
+  readonly pseudonymKey?: Uint8Array;
+}
+
+/**
+ * Creates a keyring.
+ *
+ * @example
+ * const keyring = createKeyring({ keys: [{ id: 1, key: keyFromCas }] });
+ */
+export function createKeyring(options: KeyringOptions): Keyring {
+  return new Keyring(options);
+}
+
+/** Holds value keys by id; seals with the current key and opens with whichever key a value names. */
+export class Keyring {
+  readonly #keys = new Map<number, Buffer>();
+  #currentId: number;
+  #pseudonymKey: Buffer | undefined;
+
+  constructor(options: KeyringOptions) {
+    if (!options || !Array.isArray(options.keys) || options.keys.length === 0) {
+      throw new TypeError('a keyring needs at least one key: { keys: [{ id, key }] }');
+    }
+    for (const { id, key } of options.keys) this.add(id, key);
+    this.#currentId = options.currentId ?? Math.max(...this.#keys.keys());
+    if (!this.#keys.has(this.#currentId)) throw new TypeError(`currentId ${this.#currentId} is not in the keyring`);
+    if (options.pseudonymKey !== undefined) this.#pseudonymKey = copyKey(options.pseudonymKey, 'pseudonymKey');
+  }
+
+  /** The id of the key new values are sealed with. */
+  get currentId(): number {
+    return this.#currentId;
+  }
+
+  /** The ids held, ascending. */
+  ids(): number[] {
+    return [...this.#keys.keys()].sort((a, b) => a - b);
+  }
+
+  has(id: number): boolean {
+    return this.#keys.has(id);
+  }
+
+  /** Adds a key for reading (and later writing). Adding an id twice is a TypeError. */
+  add(id: number, key: Uint8Array): void {
+    assertKeyId(id);
+    if (this.#keys.has(id)) throw new TypeError(`key id ${id} is already in the keyring`);
+    this.#keys.set(id, copyKey(key, `key ${id}`));
+  }
+
+  /**
+   * Adds `key` under `id` (default: the highest id + 1) and makes it current; returns the id. Old
+   * values stay readable; `SecureStore.reencrypt()` rewrites them, then {@link remove} drops the old key.
+   */
+  rotate(key: Uint8Array, id: number = Math.max(...this.#keys.keys()) + 1): number {
+    this.add(id, key);
+    this.#currentId = id;
+    return id;
+  }
+
+  /** Forgets (and zeroes) a key that is not current. Values still sealed under it become unreadable. */
+  remove(id: number): void {
+    if (id === this.#currentId) throw new TypeError(`key id ${id} is current; rotate before removing it`);
+    const key = this.#keys.get(id);
+    if (!key) return;
+    key.fill(0);
+    this.#keys.delete(id);
+  }
+
+  /** Zeroes and forgets every key; the keyring is unusable afterwards. */
+  destroy(): void {
+    for (const key of this.#keys.values()) key.fill(0);
+    this.#keys.clear();
+    this.#pseudonymKey?.fill(0);
+    this.#pseudonymKey = undefined;
+  }
+
+  /** Seals `plaintext` under the current key, bound to `context` (see the format above). */
+  seal(plaintext: Uint8Array, context: Uint8Array): Uint8Array {
+    const key = this.#keys.get(this.#currentId);
+    if (!key) throw new TypeError('the keyring was destroyed');
+    const out = Buffer.allocUnsafe(HEADER + NONCE + plaintext.length + TAG);
+    out[0] = VALUE_FORMAT_VERSION;
+    out.writeUInt32BE(this.#currentId, 1);
+    randomBytes(NONCE).copy(out, HEADER);
+    const cipher = createCipheriv('aes-256-gcm', key, out.subarray(HEADER, HEADER + NONCE));
+    cipher.setAAD(associatedData(out.subarray(0, HEADER), context));
+    let at = HEADER + NONCE;
+    at += cipher.update(plaintext).copy(out, at);
+    at += cipher.final().copy(out, at);
+    cipher.getAuthTag().copy(out, at);
+    return out;
+  }
+
+  /**
+   * Opens a sealed value bound to `context`. A value that is truncated, of an unknown format,
+   * altered, bound to another context or sealed under another key with the same id raises
+   * `ERR_KVS_INTEGRITY`; one naming a key id this keyring lacks raises `ERR_KVS_KEY_UNKNOWN`.
+   */
+  open(sealed: Uint8Array, context: Uint8Array): Uint8Array {
+    const id = sealedKeyId(sealed);
+    const key = this.#keys.get(id);
+    if (!key) {
+      throw new KvsError(
+        'ERR_KVS_KEY_UNKNOWN',
+        `the value is sealed under key id ${id}, which this keyring does not hold (it holds ${this.ids().join(', ') || 'none'}); add that key from the CAS`,
+      );
+    }
+    const buf = asBuffer(sealed);
+    const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(HEADER, HEADER + NONCE));
+    decipher.setAAD(associatedData(buf.subarray(0, HEADER), context));
+    decipher.setAuthTag(buf.subarray(buf.length - TAG));
+    const body = decipher.update(buf.subarray(HEADER + NONCE, buf.length - TAG));
+    try {
+      decipher.final();
+    } catch (cause) {
+      body.fill(0);
+      throw new KvsError(
+        'ERR_KVS_INTEGRITY',
+        `a value failed authentication under key id ${id}: it was altered, moved from another key or namespace, or sealed with different key material`,
+        { cause },
+      );
+    }
+    return body;
+  }
+
+  /**
+   * A keyed pseudonym of `bytes` in `namespace`: HMAC-SHA256 under the pseudonym key, truncated
+   * to {@link PSEUDONYM_BYTES} bytes. Deterministic (equal inputs give equal pseudonyms, which is
+   * what makes point and prefix lookups work), but it hides the value and destroys its order.
+   */
+  pseudonym(namespace: string, bytes: Uint8Array): Uint8Array {
+    if (!this.#pseudonymKey) throw new TypeError('this keyring has no pseudonymKey');
+    const ns = encodeNamespace(namespace);
+    const mac = createHmac('sha256', this.#pseudonymKey);
+    mac.update(PSEUDONYM_DOMAIN).update(ns).update(bytes);
+    return new Uint8Array(mac.digest().subarray(0, PSEUDONYM_BYTES));
+  }
+}
+
+/**
+ * The key id a sealed value names, read without decrypting (reencryption uses it to skip values
+ * already under the current key). Raises `ERR_KVS_INTEGRITY` when the header is malformed.
+ */
+export function sealedKeyId(sealed: Uint8Array): number {
+  if (sealed.length < VALUE_OVERHEAD) {
+    throw new KvsError('ERR_KVS_INTEGRITY', `a sealed value is ${sealed.length} bytes, shorter than its 33-byte frame`);
+  }
+  if (sealed[0] !== VALUE_FORMAT_VERSION) {
+    throw new KvsError('ERR_KVS_INTEGRITY', `a sealed value has format version ${sealed[0]}; expected 1`);
+  }
+  return asBuffer(sealed).readUInt32BE(1);
+}
+
+/** The namespace as length-prefixed UTF-8 (1 to 255 bytes), so that namespace and key never blur. */
+export function encodeNamespace(namespace: string): Buffer {
+  if (typeof namespace !== 'string') throw new TypeError('namespace must be a string');
+  const bytes = Buffer.from(namespace, 'utf8');
+  if (bytes.length === 0 || bytes.length > 255) {
+    throw new TypeError(`namespace must be 1 to 255 bytes of UTF-8, got ${bytes.length}`);
+  }
+  return Buffer.concat([Buffer.of(bytes.length), bytes]);
+}
+
+function associatedData(header: Uint8Array, context: Uint8Array): Buffer {
+  return Buffer.concat([VALUE_DOMAIN, header, context]);
+}
+
+function assertKeyId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) {
+    throw new TypeError(`key id must be an integer from 0 to 2^32-1, got ${String(id)}`);
+  }
+}
+
+function copyKey(key: Uint8Array, what: string): Buffer {
+  if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
+    throw new TypeError(`${what} must be ${KEY_BYTES} bytes`);
+  }
+  return Buffer.from(key);
+}

@@ -1,0 +1,225 @@
+/**
+ * The embedded default engine: LMDB through the `lmdb` package (v3, prebuilt binaries), the only
+ * file that imports it. Keys are raw bytes in LMDB's memcmp order; each batch is one LMDB child
+ * transaction; scans read one snapshot. With `encryptionKey`, lmdb's page encryption (ChaCha8 over
+ * every data page: keys and values) is on; see `lmdb-key-file.ts` for the key check beside it.
+ */
+import { mkdir } from 'node:fs/promises';
+import { open } from 'lmdb';
+import {
+  asBuffer,
+  assertBatch,
+  assertKey,
+  assertValue,
+  checkOpen,
+  closedError,
+  copyBytes,
+  MAX_KEY_BYTES,
+  throwIfAborted,
+} from './engine-guards.ts';
+import { KvsError } from './errors.ts';
+import { prepareLmdbKeyFile } from './lmdb-key-file.ts';
+import { type ResolvedScan, resolveScan } from './range.ts';
+import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+
+export interface LmdbEngineOptions {
+  /** Directory of the store, created if absent: `data.mdb`, `lock.mdb` and `kvs-lmdb.json`. */
+  readonly path: string;
+  /**
+   * 32 bytes (from the CAS or unsealed by the TEE) that turn on lmdb's page encryption. A store
+   * created with a key always needs it; one created without never takes one.
+   */
+  readonly encryptionKey?: Uint8Array;
+  readonly signal?: AbortSignal;
+}
+
+/** The slice of the `lmdb` API this adapter uses. */
+interface LmdbDatabase {
+  get(key: Buffer): Buffer | undefined;
+  put(key: Buffer, value: Buffer): Promise<boolean>;
+  putSync(key: Buffer, value: Buffer): void;
+  removeSync(key: Buffer): boolean;
+  transaction<T>(action: () => T): Promise<T>;
+  childTransaction<T>(action: () => T): Promise<T>;
+  getRange(options: LmdbRange): Iterable<{ key: Buffer; value: Buffer }>;
+  close(): Promise<void>;
+}
+
+interface LmdbRange {
+  start?: Buffer;
+  end?: Buffer;
+  reverse?: boolean;
+  limit?: number;
+  exclusiveStart?: boolean;
+  inclusiveEnd?: boolean;
+}
+
+/**
+ * Opens (creating if needed) an LMDB store at `path`.
+ *
+ * @example
+ * const engine = await createLmdbEngine({ path: '/var/lib/app/kvs', encryptionKey: keyFromCas });
+ */
+export async function createLmdbEngine(options: LmdbEngineOptions): Promise<StorageEngine> {
+  if (!options || typeof options.path !== 'string' || options.path === '') {
+    throw new TypeError('createLmdbEngine needs { path }: a directory');
+  }
+  throwIfAborted(options.signal);
+  await mkdir(options.path, { recursive: true });
+  const pageKey = await prepareLmdbKeyFile(options.path, options.encryptionKey);
+  throwIfAborted(options.signal);
+  try {
+    const db = open({
+      path: options.path,
+      noSubdir: false,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+      strictAsyncOrder: true,
+      ...(pageKey !== undefined && { encryptionKey: pageKey }),
+    }) as unknown as LmdbDatabase;
+    return new LmdbEngine(db);
+  } catch (cause) {
+    throw new KvsError('ERR_KVS_IO', `cannot open the LMDB store at ${options.path}: ${errorText(cause)}`, { cause });
+  }
+}
+
+class LmdbEngine implements StorageEngine {
+  readonly name = 'lmdb';
+  readonly #db: LmdbDatabase;
+  readonly #cursors = new Set<Iterator<unknown>>();
+  #closed = false;
+
+  constructor(db: LmdbDatabase) {
+    this.#db = db;
+  }
+
+  async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
+    assertKey(key);
+    checkOpen(this.#closed, this.name, options);
+    const value = this.#call(() => this.#db.get(asBuffer(key)));
+    return value === undefined ? undefined : copyBytes(value);
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
+    assertKey(key);
+    assertValue(value);
+    checkOpen(this.#closed, this.name, options);
+    await this.#write(() => this.#db.put(asBuffer(key), asBuffer(value)));
+  }
+
+  async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
+    assertKey(key);
+    checkOpen(this.#closed, this.name, options);
+    return this.#write(() => this.#db.transaction(() => this.#db.removeSync(asBuffer(key))));
+  }
+
+  async batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void> {
+    assertBatch(ops);
+    checkOpen(this.#closed, this.name, options);
+    if (ops.length === 0) return;
+    // A child transaction is rolled back if anything throws inside it: all or nothing.
+    await this.#write(() =>
+      this.#db.childTransaction(() => {
+        for (const op of ops) {
+          if (op.type === 'put') this.#db.putSync(asBuffer(op.key), asBuffer(op.value));
+          else this.#db.removeSync(asBuffer(op.key));
+        }
+      }),
+    );
+  }
+
+  scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue> {
+    return this.#scan(resolveScan(range), options?.signal);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Close open cursors before the environment, so that no suspended scan touches a closed one.
+    for (const cursor of this.#cursors) cursor.return?.();
+    this.#cursors.clear();
+    await this.#db.close();
+  }
+
+  async *#scan(scan: ResolvedScan, signal: AbortSignal | undefined): AsyncGenerator<KeyValue> {
+    checkOpen(this.#closed, this.name, { signal });
+    if (scan.empty) return;
+    const cursor = this.#call(() => this.#db.getRange(lmdbRange(scan))[Symbol.iterator]());
+    this.#cursors.add(cursor);
+    try {
+      for (;;) {
+        const step = this.#call(() => cursor.next());
+        if (step.done) return;
+        yield { key: copyBytes(step.value.key), value: copyBytes(step.value.value) };
+        if (this.#closed) throw closedError(this.name);
+        throwIfAborted(signal);
+      }
+    } finally {
+      if (this.#cursors.delete(cursor)) cursor.return?.();
+    }
+  }
+
+  #call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      throw lmdbError(cause);
+    }
+  }
+
+  async #write<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      throw lmdbError(cause);
+    }
+  }
+}
+
+/**
+ * Translates half-open bounds into lmdb's range options. Reverse scans start at the upper bound,
+ * exclusive; without a lower bound they stop after [0x00], the smallest key (lmdb's own default
+ * would skip it). Bounds longer than LMDB's key limit are cut to the limit with the inclusivity
+ * that keeps the same set of storable keys.
+ */
+function lmdbRange(scan: ResolvedScan): LmdbRange {
+  const lower = cut(scan.start);
+  const upper = cut(scan.end);
+  const limit = Number.isFinite(scan.limit) ? { limit: scan.limit } : {};
+  if (!scan.reverse) {
+    return {
+      ...(lower && { start: lower.key, exclusiveStart: lower.cut }),
+      ...(upper && { end: upper.key, inclusiveEnd: upper.cut }),
+      ...limit,
+    };
+  }
+  return {
+    reverse: true,
+    ...(upper && { start: upper.key, exclusiveStart: !upper.cut }),
+    ...(lower ? { end: lower.key, inclusiveEnd: !lower.cut } : { end: Buffer.of(0), inclusiveEnd: true }),
+    ...limit,
+  };
+}
+
+/** A bound cut to LMDB's key limit: `key >= b` becomes `key > cut`, `key < b` becomes `key <= cut`. */
+function cut(bound: Uint8Array | undefined): { key: Buffer; cut: boolean } | undefined {
+  if (bound === undefined) return undefined;
+  const cutIt = bound.length > MAX_KEY_BYTES;
+  return { key: asBuffer(cutIt ? bound.subarray(0, MAX_KEY_BYTES) : bound), cut: cutIt };
+}
+
+function lmdbError(cause: unknown): KvsError {
+  if (cause instanceof KvsError) return cause;
+  const text = errorText(cause);
+  if (/closed/i.test(text)) return new KvsError('ERR_KVS_CLOSED', `the LMDB store is closed: ${text}`, { cause });
+  if (/maximum key size|MDB_BAD_VALSIZE|MDB_MAP_FULL/i.test(text)) {
+    return new KvsError('ERR_KVS_LIMIT', `LMDB refused the write: ${text}`, { cause });
+  }
+  return new KvsError('ERR_KVS_IO', `LMDB failed: ${text} (a corrupt or tampered data file raises MDB_CORRUPTED)`, {
+    cause,
+  });
+}
+
+function errorText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}

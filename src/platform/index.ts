@@ -1,0 +1,42 @@
+/**
+ * The service runtime: attested start-up against the CAS (`startService`), mutual TLS between
+ * services with CAS-issued certificates, our HTTP(S) server and client wrapper, and Prometheus
+ * metrics. Other contexts import only from this file.
+ */
+export type { AttestedService } from './attested-service.ts';
+export * from './http.ts';
+export {
+  createHttpClient,
+  type HttpClient,
+  HttpClientError,
+  type HttpClientFailure,
+  type HttpClientOptions,
+  type HttpClientRequest,
+  type HttpClientResponse,
+  type HttpClientTlsOptions,
+} from './http-client.ts';
+export * from './metrics.ts';
+export {
+  type AllowedPeers,
+  assertPeerAllowed,
+  type ConnectMtlsOptions,
+  connectMtls,
+  createMtlsServer,
+  explainMtlsError,
+  MTLS_ERROR_CODES,
+  type MtlsClientOptions,
+  MtlsError,
+  type MtlsErrorCode,
+  type MtlsHandler,
+  type MtlsIdentity,
+  type MtlsServerOptions,
+  mtlsAgent,
+  type PeerService,
+  parseServiceIdentity,
+  peerService,
+} from './mtls.ts';
+export {
+  type StartServiceOptions,
+  startService,
+  type TeeChoice,
+} from './start-service.ts';

@@ -1,0 +1,270 @@
+/**
+ * Transactions over a {@link StorageEngine}: a write buffer overlaid on reads (read-your-writes),
+ * per-statement undo (statement atomicity), and optimistic concurrency control. A transaction
+ * records the keys and key ranges it read; at commit, under a database-wide commit lock, it fails
+ * with 40001 if a transaction that committed after it began wrote any of them (backward
+ * validation), else its writes are applied with one atomic `batch`. Committed transactions are
+ * therefore serializable (in commit order). Reads are not from a snapshot: a statement in a
+ * transaction that later fails validation may have seen a mix of committed states.
+ */
+import type { BatchOp, KeyValue, ScanRange, StorageEngine } from '../kvs/types.ts';
+import { SqlError } from './errors.ts';
+
+/** A key as a string of its bytes (latin1): Map-able, and `<` compares it like the bytes. */
+export type KeyString = string;
+
+export function keyString(key: Uint8Array): KeyString {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
+
+export function keyBytes(key: KeyString): Uint8Array {
+  return Buffer.from(key, 'latin1');
+}
+
+function prefixEndString(prefix: KeyString): KeyString | undefined {
+  let n = prefix.length;
+  while (n > 0 && prefix.charCodeAt(n - 1) === 0xff) n--;
+  if (n === 0) return undefined;
+  return prefix.slice(0, n - 1) + String.fromCharCode(prefix.charCodeAt(n - 1) + 1);
+}
+
+/** Resolves a scan range into `[start, end)` key strings (`end` undefined: unbounded). */
+function bounds(range: ScanRange): [KeyString, KeyString | undefined] {
+  let start = range.start === undefined ? '' : keyString(range.start);
+  let end = range.end === undefined ? undefined : keyString(range.end);
+  if (range.prefix !== undefined) {
+    const p = keyString(range.prefix);
+    const pe = prefixEndString(p);
+    if (p > start) start = p;
+    if (pe !== undefined && (end === undefined || pe < end)) end = pe;
+  }
+  return [start, end];
+}
+
+interface CommitRecord {
+  readonly seq: number;
+  readonly keys: readonly KeyString[];
+}
+
+/** Hands out transactions and commits them one at a time. One per database. */
+export class TxnManager {
+  readonly #engine: StorageEngine;
+  #seq = 0;
+  #log: CommitRecord[] = [];
+  readonly #active = new Set<Txn>();
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(engine: StorageEngine) {
+    this.#engine = engine;
+  }
+
+  get engine(): StorageEngine {
+    return this.#engine;
+  }
+
+  begin(): Txn {
+    const txn = new Txn(this.#engine, this.#seq);
+    this.#active.add(txn);
+    return txn;
+  }
+
+  /** Ends a transaction without writing (ROLLBACK, or after a failure). */
+  release(txn: Txn): void {
+    this.#active.delete(txn);
+    let min = this.#seq;
+    for (const t of this.#active) min = Math.min(min, t.startSeq);
+    if (this.#log.length > 0 && this.#log[0]!.seq <= min) this.#log = this.#log.filter((r) => r.seq > min);
+  }
+
+  /** Validates and applies a transaction's writes; 40001 when it conflicts with a later commit. */
+  async commit(txn: Txn, signal?: AbortSignal): Promise<void> {
+    const run = async (): Promise<void> => {
+      this.#validate(txn);
+      const ops = txn.ops();
+      if (ops.length === 0) return;
+      await this.#engine.batch(ops, signal === undefined ? undefined : { signal });
+      this.#seq++;
+      if (this.#active.size > 1) this.#log.push({ seq: this.#seq, keys: txn.writtenKeys() });
+    };
+    const done = this.#chain.then(run, run);
+    this.#chain = done.catch(() => undefined);
+    try {
+      await done;
+    } finally {
+      this.release(txn);
+    }
+  }
+
+  #validate(txn: Txn): void {
+    for (const record of this.#log) {
+      if (record.seq <= txn.startSeq) continue;
+      for (const key of record.keys) {
+        if (txn.hasRead(key)) {
+          throw new SqlError(
+            'ERR_SQL_SERIALIZATION_FAILURE',
+            'could not serialize access due to a concurrent update',
+            { hint: 'the transaction read data that another transaction changed after it began; retry it' },
+          );
+        }
+      }
+    }
+  }
+}
+
+/** One transaction's view of the store. Writes stay in memory until commit. */
+export class Txn {
+  readonly startSeq: number;
+  readonly #engine: StorageEngine;
+  readonly #writes = new Map<KeyString, Uint8Array | null>();
+  #sorted: KeyString[] | undefined;
+  readonly #readKeys = new Set<KeyString>();
+  readonly #readRanges: [KeyString, KeyString | undefined][] = [];
+  #undo: Map<KeyString, Uint8Array | null | undefined> | undefined;
+
+  constructor(engine: StorageEngine, startSeq: number) {
+    this.#engine = engine;
+    this.startSeq = startSeq;
+  }
+
+  get writeCount(): number {
+    return this.#writes.size;
+  }
+
+  /** Starts recording what a statement changes, so that {@link rollbackStatement} can undo it. */
+  beginStatement(): void {
+    this.#undo = new Map();
+  }
+
+  endStatement(): void {
+    this.#undo = undefined;
+  }
+
+  /** Undoes the writes of the current statement. */
+  rollbackStatement(): void {
+    const undo = this.#undo;
+    this.#undo = undefined;
+    if (undo === undefined) return;
+    for (const [k, prior] of undo) {
+      if (prior === undefined) {
+        this.#writes.delete(k);
+        this.#sorted = undefined;
+      } else this.#writes.set(k, prior);
+    }
+  }
+
+  /** Records a key as read without reading it (a catalog entry a statement depends on). */
+  trackKey(key: Uint8Array): void {
+    this.#readKeys.add(keyString(key));
+  }
+
+  hasRead(key: KeyString): boolean {
+    if (this.#readKeys.has(key)) return true;
+    for (const [start, end] of this.#readRanges) {
+      if (key >= start && (end === undefined || key < end)) return true;
+    }
+    return false;
+  }
+
+  async get(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    const k = keyString(key);
+    const w = this.#writes.get(k);
+    if (w !== undefined) return w ?? undefined;
+    this.#readKeys.add(k);
+    return this.#engine.get(key, signal === undefined ? undefined : { signal });
+  }
+
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.#record(keyString(key), value);
+  }
+
+  delete(key: Uint8Array): void {
+    this.#record(keyString(key), null);
+  }
+
+  #record(k: KeyString, value: Uint8Array | null): void {
+    const prior = this.#writes.get(k);
+    if (this.#undo !== undefined && !this.#undo.has(k)) this.#undo.set(k, prior);
+    if (prior === undefined) this.#sorted = undefined;
+    this.#writes.set(k, value);
+  }
+
+  /** The buffered writes within `[start, end)`, in key order (a snapshot: later writes do not show). */
+  #buffered(start: KeyString, end: KeyString | undefined): [KeyString, Uint8Array | null][] {
+    if (this.#writes.size === 0) return [];
+    if (this.#sorted === undefined) this.#sorted = [...this.#writes.keys()].sort();
+    const keys = this.#sorted;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (keys[mid]! < start) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: [KeyString, Uint8Array | null][] = [];
+    for (let i = lo; i < keys.length && (end === undefined || keys[i]! < end); i++) {
+      out.push([keys[i]!, this.#writes.get(keys[i]!)!]);
+    }
+    return out;
+  }
+
+  /** An ordered scan of committed data merged with this transaction's writes. */
+  scan(range: ScanRange, signal?: AbortSignal): AsyncIterable<KeyValue> {
+    const [start, end] = bounds(range);
+    this.#readRanges.push([start, end]);
+    const buffered = this.#buffered(start, end);
+    const options = signal === undefined ? undefined : { signal };
+    if (buffered.length === 0) return this.#engine.scan(range, options);
+    if (range.reverse) buffered.reverse();
+    const { limit, ...rest } = range;
+    return mergeScan(this.#engine.scan(rest, options), buffered, range.reverse === true, limit ?? Infinity);
+  }
+
+  ops(): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const [k, v] of this.#writes) {
+      ops.push(v === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value: v });
+    }
+    return ops;
+  }
+
+  writtenKeys(): KeyString[] {
+    return [...this.#writes.keys()];
+  }
+}
+
+async function* mergeScan(
+  engine: AsyncIterable<KeyValue>,
+  buffered: [KeyString, Uint8Array | null][],
+  reverse: boolean,
+  limit: number,
+): AsyncIterable<KeyValue> {
+  let i = 0;
+  let n = 0;
+  const before = (a: KeyString, b: KeyString) => (reverse ? a > b : a < b);
+  const emitBuffered = function* (upTo: KeyString | undefined): Generator<KeyValue> {
+    while (i < buffered.length && (upTo === undefined || before(buffered[i]![0], upTo))) {
+      const [k, v] = buffered[i++]!;
+      if (v !== null && n < limit) {
+        n++;
+        yield { key: keyBytes(k), value: v };
+      }
+    }
+  };
+  for await (const kv of engine) {
+    if (n >= limit) return;
+    const k = keyString(kv.key);
+    yield* emitBuffered(k);
+    if (i < buffered.length && buffered[i]![0] === k) {
+      const v = buffered[i++]![1];
+      if (v !== null && n < limit) {
+        n++;
+        yield { key: kv.key, value: v };
+      }
+      continue;
+    }
+    if (n >= limit) return;
+    n++;
+    yield kv;
+  }
+  yield* emitBuffered(undefined);
+}
