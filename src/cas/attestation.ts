@@ -68,7 +68,10 @@ export type AttestationOutcome =
  * TCB (see {@link appraise}), too-many-instances, secret-not-provided. A grant starts a lease.
  * Malformed input (key, sizes) is a CasError `ERR_BAD_REQUEST`, before any decision.
  */
-export async function decideAttestation(ctx: AttestationContext, input: AttestInput): Promise<AttestationOutcome> {
+export async function decideAttestation(
+  ctx: AttestationContext,
+  input: AttestInput,
+): Promise<AttestationOutcome> {
   const publicKey = readPublicKey(input.publicKey);
   if (input.evidence.length === 0 || input.evidence.length > MAX_EVIDENCE_BYTES)
     throw new CasError('ERR_BAD_REQUEST', `evidence must be 1..${MAX_EVIDENCE_BYTES} bytes`);
@@ -83,7 +86,10 @@ export async function decideAttestation(ctx: AttestationContext, input: AttestIn
   if (policy === null) return refuse('no-policy', 'no policy has been applied to this CAS yet');
   const service = Object.hasOwn(policy.services, input.service) ? policy.services[input.service] : undefined;
   if (service === undefined) {
-    return refuse('service-unknown', `the policy in force ("${policy.name}") has no service "${input.service}"`);
+    return refuse(
+      'service-unknown',
+      `the policy in force ("${policy.name}") has no service "${input.service}"`,
+    );
   }
   if (!ctx.nonces.consume(input.nonce, input.service)) {
     return refuse(
@@ -136,7 +142,9 @@ function readPublicKey(pem: string): KeyObject {
   try {
     key = createPublicKey(pem);
   } catch {
-    throw new CasError('ERR_BAD_REQUEST', 'publicKey is not a public key in SPKI PEM form', { path: 'publicKey' });
+    throw new CasError('ERR_BAD_REQUEST', 'publicKey is not a public key in SPKI PEM form', {
+      path: 'publicKey',
+    });
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
     throw new CasError('ERR_BAD_REQUEST', 'publicKey must be a P-256 key', { path: 'publicKey' });
@@ -164,7 +172,9 @@ async function verify(
     platform = result.platform;
     if (!result.accepted) {
       const r = result.refusal;
-      return { invalid: `the ${result.platform} evidence is not genuine: [${r?.code}] ${r?.check}: ${r?.message}` };
+      return {
+        invalid: `the ${result.platform} evidence is not genuine: [${r?.code}] ${r?.check}: ${r?.message}`,
+      };
     }
     return { result };
   } catch (err) {
@@ -175,7 +185,12 @@ async function verify(
   }
 }
 
-function buildGrant(ctx: AttestationContext, name: string, service: ServicePolicy, publicKey: KeyObject): AttestGrant {
+function buildGrant(
+  ctx: AttestationContext,
+  name: string,
+  service: ServicePolicy,
+  publicKey: KeyObject,
+): AttestGrant {
   const instanceId = randomBytes(16).toString('hex');
   const certificate = ctx.ca.issueServiceCertificate(name, instanceId, publicKey);
   const self: Record<string, string> = {

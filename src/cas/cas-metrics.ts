@@ -49,10 +49,30 @@ export function createCasMetrics(registry: MetricsRegistry): CasMetrics {
       ['operation', 'result'],
     ),
     instances: registry.gauge('securecloud_cas_instances', 'Live service instances (leases).', ['service']),
-    nonces: registry.gauge('securecloud_cas_nonces_outstanding', 'Attestation nonces issued and not yet used.'),
+    nonces: registry.gauge(
+      'securecloud_cas_nonces_outstanding',
+      'Attestation nonces issued and not yet used.',
+    ),
     simulation: registry.gauge(
       'securecloud_cas_simulation',
       '1 when the CAS runs on the SIMULATION backend (protects nothing).',
     ),
   };
+}
+
+/** Refreshes the gauges computed from state, before each scrape. */
+export function collectCasGauges(
+  metrics: CasMetrics,
+  o: {
+    services: readonly string[];
+    counts: Record<string, number>;
+    nonces: number;
+    policy: { name: string; version: number } | null;
+  },
+): void {
+  metrics.instances.reset();
+  for (const service of o.services) metrics.instances.set({ service }, o.counts[service] ?? 0);
+  metrics.nonces.set({}, o.nonces);
+  metrics.policyVersion.reset();
+  if (o.policy) metrics.policyVersion.set({ name: o.policy.name }, o.policy.version);
 }

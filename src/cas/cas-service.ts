@@ -4,21 +4,22 @@
  * benchmark all drive this class.
  */
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createDefaultVerifierSet, type EvidenceVerifierSet, type TeeBackend } from '../tee/index.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../platform/metrics.ts';
+import { createDefaultVerifierSet, type EvidenceVerifierSet, type TeeBackend } from '../tee/index.ts';
 import { type AttestInput, decideAttestation } from './attestation.ts';
-import { type AuditEntry, type AuditEntryInput, AuditLog } from './audit-log.ts';
-import { serviceIdentityOf } from './ca.ts';
+import type { AuditEntry } from './audit-log.ts';
 import { type CasLogger, silentLogger } from './cas-log.ts';
-import { type CasMetrics, createCasMetrics } from './cas-metrics.ts';
-import { CasState } from './cas-state.ts';
+import { type CasMetrics, collectCasGauges, createCasMetrics } from './cas-metrics.ts';
+import {
+  CasPersistence,
+  type OfflineAuditResult,
+  recoverCasState,
+  verifyAuditOffline,
+} from './cas-persistence.ts';
+import type { CasState } from './cas-state.ts';
 import { CasError } from './errors.ts';
 import { InstanceLeases } from './instance-leases.ts';
 import { NonceStore } from './nonce-store.ts';
-import { findUserByPublicKey, permissionsOf } from './policy.ts';
-import type { Permission } from './policy-types.ts';
 import { checkPolicyUpdate, reconcileSecrets } from './policy-update.ts';
 import {
   type AttestGrant,
@@ -33,7 +34,7 @@ import {
   type SecretGrant,
 } from './protocol.ts';
 import { createUserProvidedSecret, secretFields } from './secrets.ts';
-import { StateStore } from './state-store.ts';
+import { authorizeUser, instanceServiceOf, secretSpecOf } from './user-access.ts';
 
 export type { AttestInput } from './attestation.ts';
 
@@ -72,9 +73,8 @@ export class CasService {
   /** The registry holding {@link metrics} (served at `/metrics`). */
   readonly registry: MetricsRegistry;
   readonly #backend: TeeBackend;
-  readonly #store: StateStore;
+  readonly #disk: CasPersistence;
   readonly #state: CasState;
-  readonly #audit: AuditLog;
   readonly #verifiers: EvidenceVerifierSet;
   readonly #now: () => Date;
   readonly #log: CasLogger;
@@ -82,25 +82,24 @@ export class CasService {
   readonly #leases: InstanceLeases;
   readonly #tls: { certPem: string; spki: Buffer };
   readonly #root: X509Certificate;
-  #lock: Promise<unknown> = Promise.resolve();
-  #dirty = false;
-  #flushing: Promise<void> | null = null;
-  #closed = false;
 
-  private constructor(o: CasServiceOptions, store: StateStore, state: CasState, audit: AuditLog) {
+  private constructor(o: CasServiceOptions, disk: CasPersistence) {
+    const state = disk.state;
     this.dataDir = o.dataDir;
     this.simulation = o.backend.simulation;
     this.measurement = o.measurement;
     this.#backend = o.backend;
-    this.#store = store;
+    this.#disk = disk;
     this.#state = state;
-    this.#audit = audit;
     this.#verifiers = o.verifiers ?? createDefaultVerifierSet();
     this.#now = o.now ?? (() => new Date());
     this.#log = o.logger ?? silentLogger;
     const clock = () => this.#now().getTime();
     this.#nonces = new NonceStore({ ttlMs: NONCE_TTL_SECONDS * 1000, max: o.maxNonces, now: clock });
-    this.#leases = new InstanceLeases({ leaseMs: (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000, now: clock });
+    this.#leases = new InstanceLeases({
+      leaseMs: (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000,
+      now: clock,
+    });
     const tlsPublic = createPublicKey(state.tlsKey());
     const names = [...new Set([CAS_TLS_NAME, 'localhost', '127.0.0.1', ...(o.tlsNames ?? [])])];
     this.#tls = {
@@ -111,7 +110,17 @@ export class CasService {
     this.registry = o.metrics ?? createMetricsRegistry();
     this.metrics = createCasMetrics(this.registry);
     this.metrics.simulation.set({}, this.simulation ? 1 : 0);
-    this.registry.onCollect(() => this.#collect());
+    this.registry.onCollect(() =>
+      collectCasGauges(this.metrics, {
+        services: Object.keys(this.#state.current?.services ?? {}),
+        counts: this.#leases.counts(),
+        nonces: this.#nonces.size,
+        policy: this.#state.current && {
+          name: this.#state.current.name,
+          version: this.#state.policies.length,
+        },
+      }),
+    );
   }
 
   /**
@@ -121,23 +130,30 @@ export class CasService {
    * @throws CasError ERR_STATE_TAMPERED (state does not unseal), ERR_AUDIT_TAMPERED (log altered).
    */
   static async open(options: CasServiceOptions): Promise<CasService> {
-    const sealer = await options.backend.sealer();
-    const store = await StateStore.open(options.dataDir, sealer, {
-      recoveryPublicKeys: options.recoveryPublicKeys,
-    });
-    const saved = await store.load();
-    const state = saved === null ? CasState.create() : CasState.fromJson(saved);
-    if (saved === null) await store.save(state.toJson());
-    const audit = await AuditLog.open(join(options.dataDir, 'audit.log'), state.auditKeys(), state.auditHead);
-    await writeFile(join(options.dataDir, 'root.pem'), state.ca.rootPem, { mode: 0o644 });
-    const cas = new CasService(options, store, state, audit);
-    await cas.#record({
+    const log = options.logger ?? silentLogger;
+    const disk = await CasPersistence.open(options.dataDir, options.backend, log, options.recoveryPublicKeys);
+    const cas = new CasService(options, disk);
+    await disk.record({
       kind: 'start',
       actor: 'cas',
       outcome: 'ok',
-      detail: { measurement: options.measurement, simulation: cas.simulation, platform: options.backend.platform },
+      detail: {
+        measurement: options.measurement,
+        simulation: cas.simulation,
+        platform: options.backend.platform,
+      },
     });
     return cas;
+  }
+
+  /** See {@link verifyAuditOffline}. */
+  static verifyAuditOffline(dataDir: string, backend: TeeBackend): Promise<OfflineAuditResult> {
+    return verifyAuditOffline(dataDir, backend);
+  }
+
+  /** See {@link recoverCasState}. */
+  static recover(dataDir: string, backend: TeeBackend, recoveryPrivateKey: KeyObject): Promise<void> {
+    return recoverCasState(dataDir, backend, recoveryPrivateKey);
   }
 
   /** PEM of the CAS root CA (what clients pin). */
@@ -158,7 +174,9 @@ export class CasService {
   async ownEvidence(nonce: string): Promise<{ evidence: Uint8Array; platform: string; measurement: string }> {
     if (typeof nonce !== 'string' || !/^[0-9a-fA-F]{64}$/.test(nonce))
       throw new CasError('ERR_BAD_REQUEST', 'nonce must be 32 bytes in hex (64 digits)', { path: 'nonce' });
-    const evidence = await this.#backend.getEvidence(bindingReportData(this.#tls.spki, Buffer.from(nonce, 'hex')));
+    const evidence = await this.#backend.getEvidence(
+      bindingReportData(this.#tls.spki, Buffer.from(nonce, 'hex')),
+    );
     return { evidence, platform: this.#backend.platform, measurement: this.measurement };
   }
 
@@ -170,83 +188,78 @@ export class CasService {
     return {
       policy:
         policy && last ? { name: policy.name, hash: last.hash, version: this.#state.policies.length } : null,
-      services: Object.fromEntries(Object.keys(policy?.services ?? {}).map((s) => [s, { instances: counts[s] ?? 0 }])),
+      services: Object.fromEntries(
+        Object.keys(policy?.services ?? {}).map((s) => [s, { instances: counts[s] ?? 0 }]),
+      ),
       simulation: this.simulation,
       platform: this.#backend.platform,
       measurement: this.measurement,
-      auditHead: this.#audit.head(),
+      auditHead: this.#disk.head(),
       auditPublicKey: this.#state.auditKeys().verify.export({ type: 'spki', format: 'pem' }) as string,
     };
   }
 
   /** Applies a new policy (see the update rules in policy-update.ts). Audited, granted or refused. */
   applyPolicy(text: string, signatures: readonly PolicySignature[]): Promise<PolicyRecord> {
-    return this.#exclusive(async () => {
-      const last = this.#state.policies.at(-1);
-      const inForce = this.#state.current && last ? { policy: this.#state.current, hash: last.hash } : null;
+    return this.#disk.exclusive(async () => {
+      const inForce = this.#state.inForce();
       let update: ReturnType<typeof checkPolicyUpdate>;
       try {
         update = checkPolicyUpdate(inForce, text, signatures);
       } catch (err) {
         if (err instanceof CasError) {
           this.metrics.policyUpdates.inc({ result: 'refused' });
-          await this.#record({ kind: 'policy', actor: signers(signatures), outcome: 'refused', reason: err.code });
+          await this.#disk.record({
+            kind: 'policy',
+            actor: signerNames(signatures),
+            outcome: 'refused',
+            reason: err.code,
+          });
         }
         throw err;
       }
-      const entry = {
-        text,
-        hash: update.hash,
-        name: update.policy.name,
-        predecessor: update.policy.predecessor,
-        appliedAt: this.#now().toISOString(),
-        signers: update.signers,
-      };
-      const before = { policies: this.#state.policies, current: this.#state.current, secrets: this.#state.secrets };
-      this.#state.secrets = reconcileSecrets(update.policy, this.#state.secrets, this.#state.ca);
-      this.#state.policies = [...this.#state.policies, entry];
-      this.#state.current = update.policy;
-      try {
-        await this.#save();
-      } catch (err) {
-        Object.assign(this.#state, before);
+      const appliedAt = this.#now().toISOString();
+      const { policy, hash } = update;
+      const { signers } = update;
+      const entry = { text, hash, name: policy.name, predecessor: policy.predecessor, appliedAt, signers };
+      const secrets = reconcileSecrets(policy, this.#state.secrets, this.#state.ca);
+      const undo = this.#state.adoptPolicy(entry, policy, secrets);
+      await this.#disk.save().catch((err) => {
+        undo();
         throw err;
-      }
+      });
       this.#leases.retain(new Set(Object.keys(update.policy.services)));
       this.metrics.policyUpdates.inc({ result: 'ok' });
-      const version = this.#state.policies.length;
-      const detail = { hash: update.hash, name: update.policy.name, predecessor: update.policy.predecessor, version };
-      await this.#record({ kind: 'policy', actor: update.signers.join(','), outcome: 'ok', detail });
-      this.#log.log('info', 'policy applied', { ...detail, signers: update.signers.join(',') });
-      return { ...detail, appliedAt: entry.appliedAt, signers: update.signers };
+      const detail = {
+        hash,
+        name: policy.name,
+        predecessor: policy.predecessor,
+        version: this.#state.policies.length,
+      };
+      await this.#disk.record({ kind: 'policy', actor: signers.join(','), outcome: 'ok', detail });
+      this.#log.log('info', 'policy applied', { ...detail, signers: signers.join(',') });
+      return { ...detail, appliedAt, signers };
     });
   }
 
   /** The policy in force (user with any role). */
   policyInForce(caller: CallerKey): { text: string; hash: string } {
-    this.#authorize(caller, null);
+    authorizeUser(this.#state.current, caller, null);
     const last = this.#state.policies.at(-1)!;
     return { text: last.text, hash: last.hash };
   }
 
   /** Every policy applied, oldest first (user with any role). */
   policyHistory(caller: CallerKey): PolicyRecord[] {
-    this.#authorize(caller, null);
-    return this.#state.policies.map((p, i) => ({
-      hash: p.hash,
-      name: p.name,
-      predecessor: p.predecessor,
-      appliedAt: p.appliedAt,
-      signers: p.signers,
-      version: i + 1,
-    }));
+    authorizeUser(this.#state.current, caller, null);
+    return this.#state.history();
   }
 
   /** Uploads a user-provided secret (write-secret). */
   putSecret(caller: CallerKey, name: string, value: Uint8Array): Promise<void> {
-    return this.#exclusive(async () => {
-      const user = this.#authorize(caller, 'write-secret');
-      const spec = this.#secretSpec(name);
+    return this.#disk.exclusive(async () => {
+      const user = authorizeUser(this.#state.current, caller, 'write-secret');
+      const spec = secretSpecOf(this.#state.current, name);
       if (spec.type !== 'user-provided') {
         this.metrics.secretOperations.inc({ operation: 'write', result: 'refused' });
         throw new CasError(
@@ -254,40 +267,40 @@ export class CasService {
           `secret "${name}" is ${spec.type}: the CAS generates it; only user-provided secrets are uploaded`,
         );
       }
-      const before = this.#state.secrets;
-      this.#state.secrets = new Map(before).set(name, createUserProvidedSecret(name, value));
-      try {
-        await this.#save();
-      } catch (err) {
-        this.#state.secrets = before;
+      const undo = this.#state.storeSecret(createUserProvidedSecret(name, value));
+      await this.#disk.save().catch((err) => {
+        undo();
         throw err;
-      }
+      });
       this.metrics.secretOperations.inc({ operation: 'write', result: 'ok' });
-      await this.#record({ kind: 'secret-write', actor: user, outcome: 'ok', detail: { name, bytes: value.length } });
+      await this.#disk.record({
+        kind: 'secret-write',
+        actor: user,
+        outcome: 'ok',
+        detail: { name, bytes: value.length },
+      });
     });
   }
 
   /** Reads a generated secret (read-secret). Never user-provided ones. */
   async getSecret(caller: CallerKey, name: string): Promise<{ name: string } & SecretGrant> {
-    const user = this.#authorize(caller, 'read-secret');
-    const spec = this.#secretSpec(name);
+    const user = authorizeUser(this.#state.current, caller, 'read-secret');
+    const spec = secretSpecOf(this.#state.current, name);
     if (spec.type === 'user-provided') {
       this.metrics.secretOperations.inc({ operation: 'read', result: 'refused' });
       throw new CasError('ERR_SECRET_NOT_READABLE', `secret "${name}" is user-provided: it is write-only`);
     }
     const secret = this.#state.secrets.get(name);
     if (secret === undefined) throw new CasError('ERR_SECRET_UNKNOWN', `secret "${name}" has no value`);
-    await this.#record({ kind: 'secret-read', actor: user, outcome: 'ok', detail: { name } });
+    await this.#disk.record({ kind: 'secret-read', actor: user, outcome: 'ok', detail: { name } });
     this.metrics.secretOperations.inc({ operation: 'read', result: 'ok' });
     return { name, type: secret.type, fields: secretFields(secret) };
   }
 
   /** Audit entries from `from` (read-audit). */
   async auditEntries(caller: CallerKey, from = 1): Promise<AuditEntry[]> {
-    this.#authorize(caller, 'read-audit');
-    const out: AuditEntry[] = [];
-    for await (const e of this.#audit.entries({ from })) out.push(e);
-    return out;
+    authorizeUser(this.#state.current, caller, 'read-audit');
+    return this.#disk.entries(from);
   }
 
   /** A single-use nonce for `service` (60 s). */
@@ -324,11 +337,22 @@ export class CasService {
       this.metrics.attestations.inc({ result: 'refused', reason: outcome.refusal, service });
       const detail = { ...outcome.facts, message: outcome.message };
       this.#log.log('warn', 'attestation refused', { refusal: outcome.refusal, ...detail });
-      await this.#record({ kind: 'attestation', actor: service, outcome: 'refused', reason: outcome.refusal, detail });
+      await this.#disk.record({
+        kind: 'attestation',
+        actor: service,
+        outcome: 'refused',
+        reason: outcome.refusal,
+        detail,
+      });
       throw new CasError('ERR_ATTESTATION_REFUSED', outcome.message, { refusal: outcome.refusal });
     }
     try {
-      await this.#record({ kind: 'attestation', actor: service, outcome: 'granted', detail: outcome.facts });
+      await this.#disk.record({
+        kind: 'attestation',
+        actor: service,
+        outcome: 'granted',
+        detail: outcome.facts,
+      });
     } catch (err) {
       this.#leases.release(outcome.grant.instanceId, input.service);
       throw err;
@@ -342,7 +366,7 @@ export class CasService {
 
   /** Renews the lease of the instance whose CAS-issued certificate the caller presented. */
   heartbeat(certificate: X509Certificate | null, instanceId: string): { leaseSeconds: number } {
-    const { service } = this.#instanceOf(certificate, instanceId);
+    const service = instanceServiceOf(certificate, this.#root, this.#now().getTime(), instanceId);
     if (!this.#leases.renew(instanceId, service)) {
       throw new CasError(
         'ERR_NOT_FOUND',
@@ -354,110 +378,18 @@ export class CasService {
 
   /** Ends the lease of the caller's instance. */
   release(certificate: X509Certificate | null, instanceId: string): void {
-    const { service } = this.#instanceOf(certificate, instanceId);
+    const service = instanceServiceOf(certificate, this.#root, this.#now().getTime(), instanceId);
     if (!this.#leases.release(instanceId, service))
       throw new CasError('ERR_NOT_FOUND', `instance ${instanceId} of "${service}" has no live lease`);
   }
 
-  #collect(): void {
-    this.metrics.instances.reset();
-    const counts = this.#leases.counts();
-    for (const service of Object.keys(this.#state.current?.services ?? {}))
-      this.metrics.instances.set({ service }, counts[service] ?? 0);
-    this.metrics.nonces.set({}, this.#nonces.size);
-    this.metrics.policyVersion.reset();
-    if (this.#state.current)
-      this.metrics.policyVersion.set({ name: this.#state.current.name }, this.#state.policies.length);
-  }
-
   /** Saves the state (audit head, counters) and closes the audit log and the store. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#lock.catch(() => undefined);
-    await this.#audit.close();
-    await this.#flushing;
-    await this.#save();
-    await this.#store.close();
-  }
-
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new CasError('ERR_INTERNAL', 'the CAS is closing'));
-    const run = this.#lock.then(fn);
-    this.#lock = run.catch(() => undefined);
-    return run;
-  }
-
-  async #save(): Promise<void> {
-    this.#state.auditHead = this.#audit.head();
-    await this.#store.save(this.#state.toJson());
-  }
-
-  /**
-   * Appends to the audit log, then saves the new head in the background: at most one save runs and
-   * one more follows for everything appended meanwhile. The log may run ahead of the sealed head
-   * (the log's own chain still covers those entries); close() saves the final head.
-   */
-  async #record(entry: AuditEntryInput): Promise<void> {
-    await this.#audit.append(entry);
-    this.#dirty = true;
-    if (this.#flushing !== null || this.#closed) return;
-    this.#flushing = (async () => {
-      while (this.#dirty && !this.#closed) {
-        this.#dirty = false;
-        await this.#save();
-      }
-    })()
-      .catch((err) => this.#log.log('error', 'cannot save the audit head', { error: String(err) }))
-      .finally(() => {
-        this.#flushing = null;
-      });
-  }
-
-  #authorize(caller: CallerKey, permission: Permission | null): string {
-    const policy = this.#state.current;
-    if (policy === null) throw new CasError('ERR_UNAUTHORIZED', 'no policy is in force, so there are no users yet');
-    if (caller === null) {
-      throw new CasError(
-        'ERR_UNAUTHORIZED',
-        'this request needs a user certificate (mutual TLS): pass --as KEY.pem with a key listed in the policy',
-      );
-    }
-    const user = findUserByPublicKey(policy, caller);
-    if (user === null)
-      throw new CasError('ERR_UNAUTHORIZED', `the client certificate is not one of the users of policy "${policy.name}"`);
-    if (permission !== null && !permissionsOf(policy, user).has(permission)) {
-      throw new CasError('ERR_FORBIDDEN', `user "${user}" has no role that allows ${permission}`);
-    }
-    return user;
-  }
-
-  #secretSpec(name: string) {
-    const secrets = this.#state.current?.secrets ?? {};
-    const spec = Object.hasOwn(secrets, name) ? secrets[name] : undefined;
-    if (spec === undefined) throw new CasError('ERR_SECRET_UNKNOWN', `the policy in force has no secret "${name}"`);
-    return spec;
-  }
-
-  #instanceOf(certificate: X509Certificate | null, instanceId: string): { service: string } {
-    if (certificate === null)
-      throw new CasError('ERR_UNAUTHORIZED', 'present the instance certificate the CAS issued (mutual TLS)');
-    const root = this.#root;
-    const now = this.#now().getTime();
-    const valid =
-      certificate.checkIssued(root) &&
-      certificate.verify(root.publicKey) &&
-      Date.parse(certificate.validFrom) <= now &&
-      now <= Date.parse(certificate.validTo);
-    const identity = valid ? serviceIdentityOf(certificate) : null;
-    if (identity === null) throw new CasError('ERR_UNAUTHORIZED', 'the client certificate is not a valid CAS-issued instance certificate');
-    if (identity.instanceId !== instanceId)
-      throw new CasError('ERR_FORBIDDEN', `the certificate is for instance ${identity.instanceId}, not ${instanceId}`);
-    return identity;
+  close(): Promise<void> {
+    return this.#disk.close();
   }
 }
 
-function signers(signatures: readonly PolicySignature[]): string {
+function signerNames(signatures: readonly PolicySignature[]): string {
   const names = signatures.map((s) => String(s?.user)).filter((u) => u.length <= 64);
   return names.length > 0 ? names.join(',').slice(0, 512) : '(unsigned)';
 }

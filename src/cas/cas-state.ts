@@ -7,6 +7,7 @@ import { CasCa } from './ca.ts';
 import { CasError } from './errors.ts';
 import { parsePolicy } from './policy.ts';
 import type { Policy } from './policy-types.ts';
+import type { PolicyRecord } from './protocol.ts';
 import { deserializeSecret, type SecretValue, serializeSecret } from './secrets.ts';
 
 /** One applied policy. */
@@ -97,6 +98,38 @@ export class CasState {
       granted: c!.granted,
       refused: c!.refused,
     });
+  }
+
+  /** The policy in force with its hash, or null. */
+  inForce(): { policy: Policy; hash: string } | null {
+    const last = this.policies.at(-1);
+    return this.current && last ? { policy: this.current, hash: last.hash } : null;
+  }
+
+  /** Every policy applied, oldest first, without the texts. */
+  history(): PolicyRecord[] {
+    return this.policies.map(({ text: _, ...p }, i) => ({ ...p, version: i + 1 }));
+  }
+
+  /**
+   * Makes `policy` (text `entry`) the policy in force with `secrets`; returns a function that undoes
+   * it (when saving fails).
+   */
+  adoptPolicy(entry: PolicyEntry, policy: Policy, secrets: Map<string, SecretValue>): () => void {
+    const before = { policies: this.policies, current: this.current, secrets: this.secrets };
+    this.policies = [...this.policies, entry];
+    this.current = policy;
+    this.secrets = secrets;
+    return () => Object.assign(this, before);
+  }
+
+  /** Stores `secret` (replacing one of the same name); returns a function that undoes it. */
+  storeSecret(secret: SecretValue): () => void {
+    const before = this.secrets;
+    this.secrets = new Map(before).set(secret.name, secret);
+    return () => {
+      this.secrets = before;
+    };
   }
 
   /** The plain form for the sealed state: holds every private key and secret value. */

@@ -6,7 +6,13 @@
 import type { PeerCertificate } from 'node:tls';
 import { createHttpClient, type HttpClientResponse, isHttpClientError } from '../platform/http-client.ts';
 import type { Platform } from '../tee/index.ts';
-import { ATTESTATION_REFUSALS, type AttestationRefusal, CAS_ERROR_CODES, CasError, type CasErrorCode } from './errors.ts';
+import {
+  ATTESTATION_REFUSALS,
+  type AttestationRefusal,
+  CAS_ERROR_CODES,
+  CasError,
+  type CasErrorCode,
+} from './errors.ts';
 import {
   type AttestGrant,
   CAS_TLS_NAME,
@@ -117,15 +123,19 @@ export function createCasClient(options: CasClientOptions): CasClient {
     evidence: async (nonce) => {
       const res = await call('GET', `/v1/evidence?nonce=${encodeURIComponent(nonce)}`);
       const answer = parseJson<CasEvidenceAnswer>(res.body);
-      if (res.peerCertificate === null) throw new CasError('ERR_CAS_IDENTITY', 'no TLS certificate from the CAS');
+      if (res.peerCertificate === null)
+        throw new CasError('ERR_CAS_IDENTITY', 'no TLS certificate from the CAS');
       const peerSpki = res.peerCertificate.publicKey.export({ type: 'spki', format: 'der' });
       return { ...answer, evidence: Buffer.from(answer.evidence, 'base64'), peerSpki };
     },
     applyPolicy: (text, signatures) => getJson('POST', '/v1/policy', { text, signatures }),
     policy: () => getJson('GET', '/v1/policy'),
-    policyHistory: async () => (await getJson<{ history: PolicyRecord[] }>('GET', '/v1/policy/history')).history,
+    policyHistory: async () =>
+      (await getJson<{ history: PolicyRecord[] }>('GET', '/v1/policy/history')).history,
     putSecret: async (name, value) => {
-      await call('PUT', `/v1/secrets/${encodeURIComponent(name)}`, { value: Buffer.from(value).toString('base64') });
+      await call('PUT', `/v1/secrets/${encodeURIComponent(name)}`, {
+        value: Buffer.from(value).toString('base64'),
+      });
     },
     getSecret: (name) => getJson('GET', `/v1/secrets/${encodeURIComponent(name)}`),
     audit: async (from) => {

@@ -3,7 +3,7 @@
  * text?", so that every validation error names the path and, when known, the line and column.
  * Split out of policy.ts: this file knows the `yaml` library, policy.ts knows the policy.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { CasError } from './errors.ts';
 
 /** A step of a path inside the document: a map key or a list index. */
@@ -97,13 +97,8 @@ export function readPolicySource(text: string, format?: 'yaml' | 'json'): Policy
     root,
     fail(path, message, options = {}): never {
       const where = formatPath(path);
-      throw new CasError(
-        'ERR_POLICY_INVALID',
-        `${where || 'policy'}: ${message}${locate(path, !!options.atKey)}`,
-        {
-          path: where,
-        },
-      );
+      const text = `${where || 'policy'}: ${message}${locate(path, !!options.atKey)}`;
+      throw new CasError('ERR_POLICY_INVALID', text, { path: where });
     },
     plainSource(path) {
       const node = nodeAt(doc.contents, path, doc);
@@ -121,20 +116,13 @@ function parseJson(text: string, lineCounter: LineCounter): unknown {
     const position = /position (\d+)/.exec(String((err as Error).message));
     const at = position ? lineCounter.linePos(Number(position[1])) : undefined;
     const where = at ? ` at line ${at.line}, column ${at.col}` : '';
-    throw new CasError(
-      'ERR_POLICY_INVALID',
-      `the policy is not valid JSON${where}: ${(err as Error).message}`,
-      {
-        path: '',
-      },
-    );
+    const text = `the policy is not valid JSON${where}: ${(err as Error).message}`;
+    throw new CasError('ERR_POLICY_INVALID', text, { path: '' });
   }
 }
 
-type Doc = Parameters<typeof isAlias>[0] & { contents: unknown };
-
-function step(node: unknown, seg: PathSegment, doc: unknown): { key?: Node; value: unknown } | undefined {
-  const resolved = isAlias(node) ? node.resolve(doc as never) : node;
+function step(node: unknown, seg: PathSegment, doc: Document): { key?: Node; value: unknown } | undefined {
+  const resolved = isAlias(node) ? node.resolve(doc) : node;
   if (isMap(resolved)) {
     const pair = resolved.items.find((p) => (isScalar(p.key) ? String(p.key.value) : p.key) === seg);
     return pair ? { key: pair.key as Node, value: pair.value } : undefined;
@@ -143,14 +131,14 @@ function step(node: unknown, seg: PathSegment, doc: unknown): { key?: Node; valu
   return undefined;
 }
 
-function nodeAt(root: unknown, path: readonly PathSegment[], doc: unknown): unknown {
+function nodeAt(root: unknown, path: readonly PathSegment[], doc: Document): unknown {
   let node = root;
   for (const seg of path) {
     const next = step(node, seg, doc);
     if (!next) return undefined;
     node = next.value;
   }
-  return isAlias(node) ? node.resolve(doc as never) : node;
+  return isAlias(node) ? node.resolve(doc) : node;
 }
 
 /** The offset of the deepest node along `path` that exists (the key itself when `atKey`). */
@@ -158,7 +146,7 @@ function findOffset(
   root: unknown,
   path: readonly PathSegment[],
   atKey: boolean,
-  doc: Doc,
+  doc: Document,
 ): number | undefined {
   let node = root;
   let offset = rangeStart(root);

@@ -76,7 +76,10 @@ function checkSignatures(
   for (const { user, signature } of signatures) {
     const spec = Object.hasOwn(authority.users, user) ? authority.users[user] : undefined;
     if (spec === undefined) {
-      throw new CasError('ERR_POLICY_SIGNATURE', `"${user}" is not a user of ${where}, so it cannot sign updates`);
+      throw new CasError(
+        'ERR_POLICY_SIGNATURE',
+        `"${user}" is not a user of ${where}, so it cannot sign updates`,
+      );
     }
     if (!permissionsOf(authority, user).has('update-policy')) {
       throw new CasError(

@@ -99,7 +99,12 @@ export interface AttestGrant {
 
 /** The body of every error answer. */
 export interface ErrorAnswer {
-  readonly error: { readonly code: string; readonly message: string; readonly refusal?: string; readonly path?: string };
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly refusal?: string;
+    readonly path?: string;
+  };
 }
 
 /**

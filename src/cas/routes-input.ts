@@ -16,9 +16,13 @@ export async function bodyObject(req: HttpRequest): Promise<Record<string, unkno
 export function stringField(body: Record<string, unknown>, name: string, max: number): string {
   const value = body[name];
   if (typeof value !== 'string' || value.length === 0 || value.length > max)
-    throw new CasError('ERR_BAD_REQUEST', `"${name}" must be a non-empty string of at most ${max} characters`, {
-      path: name,
-    });
+    throw new CasError(
+      'ERR_BAD_REQUEST',
+      `"${name}" must be a non-empty string of at most ${max} characters`,
+      {
+        path: name,
+      },
+    );
   return value;
 }
 

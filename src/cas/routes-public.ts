@@ -51,11 +51,15 @@ function readCollateral(value: unknown): Record<string, Uint8Array> {
     });
   const entries = Object.entries(value);
   if (entries.length > MAX_COLLATERAL_FILES)
-    throw new CasError('ERR_BAD_REQUEST', `at most ${MAX_COLLATERAL_FILES} collateral files`, { path: 'collateral' });
+    throw new CasError('ERR_BAD_REQUEST', `at most ${MAX_COLLATERAL_FILES} collateral files`, {
+      path: 'collateral',
+    });
   const out: Record<string, Uint8Array> = {};
   for (const [name, data] of entries) {
     if (name.length === 0 || name.length > 128)
-      throw new CasError('ERR_BAD_REQUEST', 'collateral file names are 1..128 characters', { path: 'collateral' });
+      throw new CasError('ERR_BAD_REQUEST', 'collateral file names are 1..128 characters', {
+        path: 'collateral',
+      });
     out[name] = base64Value(data, `collateral.${name}`, MAX_BODY_BYTES);
   }
   return out;

@@ -6,8 +6,8 @@
 import {
   createHttpServer,
   type ErrorReply,
-  type HttpServer,
   HttpRouter,
+  type HttpServer,
   healthRoute,
   metricsRoute,
 } from '../platform/http.ts';
@@ -67,14 +67,16 @@ export async function startCasServer(cas: CasService, options: CasServerOptions 
   metricsRoute(router, cas.registry);
   addPublicRoutes(router, cas);
   addUserRoutes(router, cas);
-  const requests = cas.registry.counter('securecloud_http_requests_total', 'HTTP requests, by route and status.', [
-    'method',
-    'route',
-    'status',
-  ]);
-  const seconds = cas.registry.histogram('securecloud_http_request_duration_seconds', 'HTTP request latency.', [
-    'route',
-  ]);
+  const requests = cas.registry.counter(
+    'securecloud_http_requests_total',
+    'HTTP requests, by route and status.',
+    ['method', 'route', 'status'],
+  );
+  const seconds = cas.registry.histogram(
+    'securecloud_http_request_duration_seconds',
+    'HTTP request latency.',
+    ['route'],
+  );
   const tls = cas.tlsCredentials();
   const http: HttpServer = createHttpServer({
     router,

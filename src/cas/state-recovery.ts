@@ -11,16 +11,19 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
   type KeyObject,
   randomBytes,
+  timingSafeEqual,
 } from 'node:crypto';
 import { CasError } from './errors.ts';
 
 const INFO = 'securecloud-cas-recovery-v1';
+const MAC_INFO = 'securecloud-cas-recovery-mac-v1';
 
 /** One wrap of the state key, as stored in the recovery file. */
 export interface RecoveryWrap {
@@ -36,6 +39,33 @@ export interface RecoveryWrap {
 export interface RecoveryFile {
   readonly version: 1;
   readonly wraps: readonly RecoveryWrap[];
+  /**
+   * HMAC-SHA256 (hex) by the state key over `securecloud-cas-recovery-mac-v1` ‖ JSON of `wraps`:
+   * lets the running CAS see that the file is intact (and rewrite it when not). It proves nothing
+   * to someone who does not hold the state key.
+   */
+  readonly mac: string;
+}
+
+/** The {@link RecoveryFile.mac} of `wraps` under `stateKey`. */
+export function recoveryMac(stateKey: Buffer, wraps: readonly RecoveryWrap[]): string {
+  return createHmac('sha256', stateKey)
+    .update(`${MAC_INFO}${JSON.stringify(wraps)}`)
+    .digest('hex');
+}
+
+/** True when `file` holds exactly the wraps for `keyIds` and its MAC verifies under `stateKey`. */
+export function recoveryFileIsCurrent(
+  file: RecoveryFile,
+  stateKey: Buffer,
+  keyIds: readonly string[],
+): boolean {
+  const have = file.wraps.map((w) => w.keyId).sort();
+  const want = [...keyIds].sort();
+  if (have.length !== want.length || have.some((id, i) => id !== want[i])) return false;
+  const expected = Buffer.from(recoveryMac(stateKey, file.wraps), 'hex');
+  const actual = Buffer.from(file.mac, 'hex');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 /**
@@ -152,6 +182,7 @@ export function parseRecoveryFile(text: string, where: string): RecoveryFile {
     o !== null &&
     typeof o === 'object' &&
     o.version === 1 &&
+    typeof o.mac === 'string' &&
     Array.isArray(o.wraps) &&
     o.wraps.every(
       (w) =>
@@ -163,7 +194,7 @@ export function parseRecoveryFile(text: string, where: string): RecoveryFile {
   if (!ok)
     throw new CasError(
       'ERR_STATE_TAMPERED',
-      `${where} is malformed (expected version 1 and a list of wraps)`,
+      `${where} is malformed (expected version 1, a list of wraps and a mac)`,
     );
   return o as RecoveryFile;
 }

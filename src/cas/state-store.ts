@@ -13,7 +13,7 @@
  */
 import { createCipheriv, createDecipheriv, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Sealer } from '../tee/index.ts';
 import { CasError } from './errors.ts';
 import { isSecretValue } from './secrets.ts';
@@ -21,7 +21,9 @@ import {
   parseRecoveryFile,
   type RecoveryFile,
   recoveryAlgorithm,
+  recoveryFileIsCurrent,
   recoveryKeyId,
+  recoveryMac,
   unwrapStateKey,
   wrapStateKey,
 } from './state-recovery.ts';
@@ -173,15 +175,19 @@ export class StateStore {
 
   async #updateRecovery(keys: readonly KeyObject[]): Promise<void> {
     const path = join(this.dir, RECOVERY_FILE);
-    const ids = [...new Set(keys.map(recoveryKeyId))].sort();
     const existing = await readOptional(path);
     if (existing !== null) {
-      const file = parseRecoveryFile(existing.toString('utf8'), path);
-      const have = file.wraps.map((w) => w.keyId).sort();
-      if (have.length === ids.length && have.every((id, i) => id === ids[i])) return;
+      let file: RecoveryFile | null = null;
+      try {
+        file = parseRecoveryFile(existing.toString('utf8'), path);
+      } catch {
+        // A damaged recovery file is rewritten below: the state key is at hand.
+      }
+      if (file && recoveryFileIsCurrent(file, this.#key, [...new Set(keys.map(recoveryKeyId))])) return;
     }
     const unique = keys.filter((k, i) => keys.findIndex((o) => recoveryKeyId(o) === recoveryKeyId(k)) === i);
-    const file: RecoveryFile = { version: 1, wraps: unique.map((k) => wrapStateKey(this.#key, k)) };
+    const wraps = unique.map((k) => wrapStateKey(this.#key, k));
+    const file: RecoveryFile = { version: 1, wraps, mac: recoveryMac(this.#key, wraps) };
     await writeAtomic(path, Buffer.from(`${JSON.stringify(file, null, 2)}\n`));
   }
 }
@@ -260,7 +266,7 @@ async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
       await unlink(tmp).catch(() => undefined);
       throw err;
     }
-    const dirHandle = await open(join(path, '..'), 'r');
+    const dirHandle = await open(dirname(path), 'r');
     try {
       await dirHandle.sync();
     } finally {

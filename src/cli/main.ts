@@ -1,7 +1,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerAttestCommands } from './attest-command.ts';
+import { registerCasCommands } from './cas-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { type CliIo, CommandFailure, EXIT, processIo, UsageError } from './io.ts';
+import { registerRunCommand } from './run-command.ts';
 import { registerTeeCommands } from './tee-command.ts';
 
 /** Holds the exit code chosen by the action that ran. */
@@ -20,7 +22,9 @@ export function createProgram(run: CliRun): Command {
     .exitOverride();
   registerTeeCommands(program, run);
   registerAttestCommands(program, run);
+  registerCasCommands(program, run);
   registerDemoCommand(program, run);
+  registerRunCommand(program, run);
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -4,7 +4,7 @@ import { access, chmod, mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile 
 import { constants as osConstants, tmpdir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, posix } from 'node:path';
 import type { Command } from 'commander';
-import { isCasError } from '../cas/errors.ts';
+import { isCasError } from '../cas/index.ts';
 import { type AttestedService, startService, type TeeChoice } from '../platform/index.ts';
 import { isTeeError } from '../tee/index.ts';
 import { type CliIo, CommandFailure, UsageError } from './io.ts';
@@ -35,6 +35,8 @@ interface RunFlags {
  * - args: the granted args are appended to COMMAND.
  * - SIGINT / SIGTERM are forwarded to the child; the temp dir is removed and the CAS lease released
  *   when the child exits, however it exits (a SIGKILL of `securecloud run` itself leaves the dir).
+ *   The child stays in the terminal's process group (so it can read the terminal): a Ctrl-C there
+ *   reaches it twice, directly and forwarded.
  * - measured (sim backend): `--measure PATH`, default the command's entry file (see {@link entryFile}).
  */
 export function registerRunCommand(program: Command, run: CliRun): void {
@@ -49,6 +51,14 @@ export function registerRunCommand(program: Command, run: CliRun): void {
     .option('--measure <path>', "sim backend: what to measure; default the command's entry file")
     .option('--sim-state <dir>', 'sim backend: directory of the software platform key')
     .option('--collateral <file>', 'collateral sent with the evidence (repeatable)', collect, [])
+    .addHelpText(
+      'after',
+      `
+Put "--" before COMMAND so that its options are not read as securecloud's:
+  securecloud run mdc --cas https://cas:8443 --cas-root root.pem -- node server.js --port 8080
+Granted files are written under a private temp dir named by $SECURECLOUD_FILES_DIR
+(/run/secrets/tls.pem -> $SECURECLOUD_FILES_DIR/run/secrets/tls.pem) and removed on exit.`,
+    )
     .action(async (service: string, command: string[], flags: RunFlags) => {
       if (!(BACKENDS as readonly string[]).includes(flags.tee)) {
         throw new UsageError(`--tee ${flags.tee}: one of ${BACKENDS.join(', ')}`);
@@ -148,8 +158,9 @@ async function runGranted(attested: AttestedService, command: string[], io: CliI
     await chmod(dir, 0o700);
     const mapped = await writeGrantedFiles(dir, attested.files);
     const remap = (v: string) => mapped.get(v) ?? v;
-    const env: NodeJS.ProcessEnv = { ...process.env, SECURECLOUD_FILES_DIR: dir };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     for (const [k, v] of Object.entries(attested.env)) env[k] = remap(v);
+    env.SECURECLOUD_FILES_DIR = dir;
     const args = [...command.slice(1), ...attested.args.map(remap)];
     return await spawnForwarding(command[0] as string, args, env, io);
   } finally {
@@ -165,9 +176,14 @@ async function writeGrantedFiles(
   const mapped = new Map<string, string>();
   for (const [policyPath, content] of Object.entries(files)) {
     const target = mapPolicyPath(dir, policyPath);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    // 'wx': a fresh private dir, so nothing may already be there (no link to follow).
-    await writeFile(target, content, { mode: 0o600, flag: 'wx' });
+    try {
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      // 'wx': a fresh private dir, so nothing may already be there (no link to follow).
+      await writeFile(target, content, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new CommandFailure(`cannot write the granted file "${policyPath}" under ${dir} (${code})`);
+    }
     mapped.set(policyPath, target);
   }
   return mapped;

@@ -15,7 +15,8 @@ export const MAX_KEY_BYTES = 1978;
 /** Throws unless `key` is a non-empty Uint8Array of at most {@link MAX_KEY_BYTES} bytes. */
 export function assertKey(key: unknown, what = 'key'): asserts key is Uint8Array {
   if (!(key instanceof Uint8Array)) throw new TypeError(`${what} must be a Uint8Array, got ${typeName(key)}`);
-  if (key.length === 0) throw new TypeError(`${what} must not be empty (keys are 1 to ${MAX_KEY_BYTES} bytes)`);
+  if (key.length === 0)
+    throw new TypeError(`${what} must not be empty (keys are 1 to ${MAX_KEY_BYTES} bytes)`);
   if (key.length > MAX_KEY_BYTES) {
     throw new KvsError(
       'ERR_KVS_LIMIT',
@@ -26,7 +27,8 @@ export function assertKey(key: unknown, what = 'key'): asserts key is Uint8Array
 
 /** Throws a TypeError unless `value` is a Uint8Array. */
 export function assertValue(value: unknown): asserts value is Uint8Array {
-  if (!(value instanceof Uint8Array)) throw new TypeError(`value must be a Uint8Array, got ${typeName(value)}`);
+  if (!(value instanceof Uint8Array))
+    throw new TypeError(`value must be a Uint8Array, got ${typeName(value)}`);
 }
 
 /** Validates every operation of a batch before any is applied. */

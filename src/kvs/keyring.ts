@@ -16,7 +16,14 @@
  * Associated data: `VALUE_DOMAIN` ‖ the 5 header bytes ‖ the caller's context (the secure store
  * passes the namespace, length-prefixed, then the full key).
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomFillSync,
+} from 'node:crypto';
 import { asBuffer } from './engine-guards.ts';
 import { KvsError } from './errors.ts';
 
@@ -62,11 +69,16 @@ export function createKeyring(options: KeyringOptions): Keyring {
   return new Keyring(options);
 }
 
-/** Holds value keys by id; seals with the current key and opens with whichever key a value names. */
+/**
+ * Holds value keys by id; seals with the current key and opens with whichever key a value names.
+ * Keys are OpenSSL key objects: their bytes live outside the JavaScript heap, are never exposed,
+ * and are freed when dropped (Node offers no way to zero them explicitly).
+ */
 export class Keyring {
-  readonly #keys = new Map<number, Buffer>();
+  readonly #keys = new Map<number, KeyObject>();
+  readonly #nonces = new NoncePool();
   #currentId: number;
-  #pseudonymKey: Buffer | undefined;
+  #pseudonymKey: KeyObject | undefined;
 
   constructor(options: KeyringOptions) {
     if (!options || !Array.isArray(options.keys) || options.keys.length === 0) {
@@ -74,8 +86,10 @@ export class Keyring {
     }
     for (const { id, key } of options.keys) this.add(id, key);
     this.#currentId = options.currentId ?? Math.max(...this.#keys.keys());
-    if (!this.#keys.has(this.#currentId)) throw new TypeError(`currentId ${this.#currentId} is not in the keyring`);
-    if (options.pseudonymKey !== undefined) this.#pseudonymKey = copyKey(options.pseudonymKey, 'pseudonymKey');
+    if (!this.#keys.has(this.#currentId))
+      throw new TypeError(`currentId ${this.#currentId} is not in the keyring`);
+    if (options.pseudonymKey !== undefined)
+      this.#pseudonymKey = copyKey(options.pseudonymKey, 'pseudonymKey');
   }
 
   /** The id of the key new values are sealed with. */
@@ -109,20 +123,15 @@ export class Keyring {
     return id;
   }
 
-  /** Forgets (and zeroes) a key that is not current. Values still sealed under it become unreadable. */
+  /** Forgets a key that is not current. Values still sealed under it become unreadable. */
   remove(id: number): void {
     if (id === this.#currentId) throw new TypeError(`key id ${id} is current; rotate before removing it`);
-    const key = this.#keys.get(id);
-    if (!key) return;
-    key.fill(0);
     this.#keys.delete(id);
   }
 
-  /** Zeroes and forgets every key; the keyring is unusable afterwards. */
+  /** Forgets every key; the keyring is unusable afterwards. */
   destroy(): void {
-    for (const key of this.#keys.values()) key.fill(0);
     this.#keys.clear();
-    this.#pseudonymKey?.fill(0);
     this.#pseudonymKey = undefined;
   }
 
@@ -133,7 +142,7 @@ export class Keyring {
     const out = Buffer.allocUnsafe(HEADER + NONCE + plaintext.length + TAG);
     out[0] = VALUE_FORMAT_VERSION;
     out.writeUInt32BE(this.#currentId, 1);
-    randomBytes(NONCE).copy(out, HEADER);
+    this.#nonces.fill(out, HEADER);
     const cipher = createCipheriv('aes-256-gcm', key, out.subarray(HEADER, HEADER + NONCE));
     cipher.setAAD(associatedData(out.subarray(0, HEADER), context));
     let at = HEADER + NONCE;
@@ -195,7 +204,10 @@ export class Keyring {
  */
 export function sealedKeyId(sealed: Uint8Array): number {
   if (sealed.length < VALUE_OVERHEAD) {
-    throw new KvsError('ERR_KVS_INTEGRITY', `a sealed value is ${sealed.length} bytes, shorter than its 33-byte frame`);
+    throw new KvsError(
+      'ERR_KVS_INTEGRITY',
+      `a sealed value is ${sealed.length} bytes, shorter than its 33-byte frame`,
+    );
   }
   if (sealed[0] !== VALUE_FORMAT_VERSION) {
     throw new KvsError('ERR_KVS_INTEGRITY', `a sealed value has format version ${sealed[0]}; expected 1`);
@@ -223,9 +235,31 @@ function assertKeyId(id: number): void {
   }
 }
 
-function copyKey(key: Uint8Array, what: string): Buffer {
+function copyKey(key: Uint8Array, what: string): KeyObject {
   if (!(key instanceof Uint8Array) || key.length !== KEY_BYTES) {
     throw new TypeError(`${what} must be ${KEY_BYTES} bytes`);
   }
-  return Buffer.from(key);
+  const copy = Buffer.from(key);
+  const object = createSecretKey(copy);
+  copy.fill(0);
+  return object;
+}
+
+/**
+ * Random nonces drawn from the system CSPRNG 4 KiB at a time (one `randomBytes` call per value
+ * costs more than the encryption of a small value). Each nonce is used once.
+ */
+class NoncePool {
+  readonly #pool = Buffer.alloc(NONCE * 341);
+  #used = this.#pool.length;
+
+  fill(out: Buffer, at: number): void {
+    if (this.#used === this.#pool.length) {
+      randomFillSync(this.#pool);
+      this.#used = 0;
+    }
+    this.#pool.copy(out, at, this.#used, this.#used + NONCE);
+    this.#pool.fill(0, this.#used, this.#used + NONCE);
+    this.#used += NONCE;
+  }
 }

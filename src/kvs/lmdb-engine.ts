@@ -79,7 +79,9 @@ export async function createLmdbEngine(options: LmdbEngineOptions): Promise<Stor
     }) as unknown as LmdbDatabase;
     return new LmdbEngine(db);
   } catch (cause) {
-    throw new KvsError('ERR_KVS_IO', `cannot open the LMDB store at ${options.path}: ${errorText(cause)}`, { cause });
+    throw new KvsError('ERR_KVS_IO', `cannot open the LMDB store at ${options.path}: ${errorText(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -211,13 +213,18 @@ function cut(bound: Uint8Array | undefined): { key: Buffer; cut: boolean } | und
 function lmdbError(cause: unknown): KvsError {
   if (cause instanceof KvsError) return cause;
   const text = errorText(cause);
-  if (/closed/i.test(text)) return new KvsError('ERR_KVS_CLOSED', `the LMDB store is closed: ${text}`, { cause });
+  if (/closed/i.test(text))
+    return new KvsError('ERR_KVS_CLOSED', `the LMDB store is closed: ${text}`, { cause });
   if (/maximum key size|MDB_BAD_VALSIZE|MDB_MAP_FULL/i.test(text)) {
     return new KvsError('ERR_KVS_LIMIT', `LMDB refused the write: ${text}`, { cause });
   }
-  return new KvsError('ERR_KVS_IO', `LMDB failed: ${text} (a corrupt or tampered data file raises MDB_CORRUPTED)`, {
-    cause,
-  });
+  return new KvsError(
+    'ERR_KVS_IO',
+    `LMDB failed: ${text} (a corrupt or tampered data file raises MDB_CORRUPTED)`,
+    {
+      cause,
+    },
+  );
 }
 
 function errorText(cause: unknown): string {

@@ -32,8 +32,14 @@ interface KeyFile {
  * Checks (or, for a new store, writes) the key file of the store in `dir` and returns the page key
  * for lmdb, or `undefined` for an unencrypted store.
  */
-export async function prepareLmdbKeyFile(dir: string, encryptionKey: Uint8Array | undefined): Promise<string | undefined> {
-  if (encryptionKey !== undefined && (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)) {
+export async function prepareLmdbKeyFile(
+  dir: string,
+  encryptionKey: Uint8Array | undefined,
+): Promise<string | undefined> {
+  if (
+    encryptionKey !== undefined &&
+    (!(encryptionKey instanceof Uint8Array) || encryptionKey.length !== 32)
+  ) {
     throw new TypeError('encryptionKey must be 32 bytes');
   }
   const file = join(dir, LMDB_KEY_FILE);
@@ -68,7 +74,10 @@ function assertMatches(dir: string, found: KeyFile, check: string | undefined): 
     return;
   }
   if (!check) {
-    throw new KvsError('ERR_KVS_KEY_UNKNOWN', `the LMDB store at ${dir} is encrypted; pass its encryptionKey`);
+    throw new KvsError(
+      'ERR_KVS_KEY_UNKNOWN',
+      `the LMDB store at ${dir} is encrypted; pass its encryptionKey`,
+    );
   }
   const expected = Buffer.from(found.keyCheck ?? '', 'hex');
   const actual = Buffer.from(check, 'hex');
@@ -98,9 +107,14 @@ async function readKeyFile(file: string): Promise<KeyFile | undefined> {
     parsed?.format === FORMAT &&
     parsed.version === 1 &&
     (parsed.encryption === 'none' ||
-      (parsed.encryption === 'lmdb-chacha8' && typeof parsed.keyCheck === 'string' && /^[0-9a-f]{64}$/.test(parsed.keyCheck)));
+      (parsed.encryption === 'lmdb-chacha8' &&
+        typeof parsed.keyCheck === 'string' &&
+        /^[0-9a-f]{64}$/.test(parsed.keyCheck)));
   if (!valid) {
-    throw new KvsError('ERR_KVS_IO', `${file} is not a valid ${FORMAT} v1 key file; restore it from a backup`);
+    throw new KvsError(
+      'ERR_KVS_IO',
+      `${file} is not a valid ${FORMAT} v1 key file; restore it from a backup`,
+    );
   }
   return parsed as KeyFile;
 }

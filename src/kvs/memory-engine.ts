@@ -14,9 +14,18 @@ import {
 import { compareBytes, type ResolvedScan, resolveScan } from './range.ts';
 import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
 
+/** One version of the sorted arrays. Scans read a generation; a write under a scan copies it. */
+interface Generation {
+  readonly keys: Uint8Array[];
+  readonly values: Uint8Array[];
+  /** Scans under way on this generation. */
+  readers: number;
+}
+
 /**
  * Creates an empty in-memory engine. Values are copied in and out, so callers may reuse buffers.
- * Scans see writes made while they run (the cursor re-seeks after its last key at each step).
+ * A scan reads a snapshot, like LMDB: the first write during a scan copies the arrays
+ * (copy-on-write), so writes made while it runs are not seen.
  *
  * @example
  * const engine = createMemoryEngine();
@@ -28,38 +37,40 @@ export function createMemoryEngine(): StorageEngine {
 
 class MemoryEngine implements StorageEngine {
   readonly name = 'memory';
-  #keys: Uint8Array[] = [];
-  #values: Uint8Array[] = [];
+  #gen: Generation = { keys: [], values: [], readers: 0 };
   #closed = false;
 
   async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
-    const i = this.#lowerBound(key);
-    const k = this.#keys[i];
-    return k !== undefined && compareBytes(k, key) === 0 ? copyBytes(this.#values[i] as Uint8Array) : undefined;
+    const { keys, values } = this.#gen;
+    const i = lowerBound(keys, key);
+    const k = keys[i];
+    return k !== undefined && compareBytes(k, key) === 0 ? copyBytes(values[i] as Uint8Array) : undefined;
   }
 
   async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
     assertKey(key);
     assertValue(value);
     checkOpen(this.#closed, this.name, options);
-    this.#put(key, value);
+    this.#put(this.#writable(), key, value);
   }
 
   async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
-    return this.#delete(key);
+    return this.#delete(this.#writable(), key);
   }
 
   async batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void> {
     assertBatch(ops);
     checkOpen(this.#closed, this.name, options);
+    if (ops.length === 0) return;
     // Validated above, so nothing below can fail midway: the batch is all or nothing.
+    const gen = this.#writable();
     for (const op of ops) {
-      if (op.type === 'put') this.#put(op.key, op.value);
-      else this.#delete(op.key);
+      if (op.type === 'put') this.#put(gen, op.key, op.value);
+      else this.#delete(gen, op.key);
     }
   }
 
@@ -69,66 +80,77 @@ class MemoryEngine implements StorageEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#keys = [];
-    this.#values = [];
+    this.#gen = { keys: [], values: [], readers: 0 };
   }
 
   async *#scan(scan: ResolvedScan, signal: AbortSignal | undefined): AsyncGenerator<KeyValue> {
     checkOpen(this.#closed, this.name, { signal });
     if (scan.empty) return;
-    let emitted = 0;
-    // Re-seek from the last key at every step: writes during the scan cannot derail the cursor.
-    let i = scan.reverse
-      ? (scan.end ? this.#lowerBound(scan.end) : this.#keys.length) - 1
-      : scan.start
-        ? this.#lowerBound(scan.start)
-        : 0;
-    while (emitted < scan.limit) {
-      const key = this.#keys[i];
-      if (key === undefined) return;
-      if (scan.reverse ? scan.start && compareBytes(key, scan.start) < 0 : scan.end && compareBytes(key, scan.end) >= 0) {
-        return;
+    const gen = this.#gen;
+    const { keys, values } = gen;
+    gen.readers++;
+    try {
+      const first = scan.reverse
+        ? (scan.end ? lowerBound(keys, scan.end) : keys.length) - 1
+        : scan.start
+          ? lowerBound(keys, scan.start)
+          : 0;
+      const step = scan.reverse ? -1 : 1;
+      for (let i = first, emitted = 0; emitted < scan.limit; i += step, emitted++) {
+        const key = keys[i];
+        if (key === undefined || !withinFar(key, scan)) return;
+        yield { key: copyBytes(key), value: copyBytes(values[i] as Uint8Array) };
+        if (this.#closed) throw closedError(this.name);
+        throwIfAborted(signal);
       }
-      const entry = { key: copyBytes(key), value: copyBytes(this.#values[i] as Uint8Array) };
-      emitted++;
-      yield entry;
-      if (this.#closed) throw closedError(this.name);
-      throwIfAborted(signal);
-      const at = this.#lowerBound(key);
-      const found = this.#keys[at] !== undefined && compareBytes(this.#keys[at], key) === 0;
-      i = scan.reverse ? at - 1 : found ? at + 1 : at;
+    } finally {
+      gen.readers--;
     }
   }
 
-  #put(key: Uint8Array, value: Uint8Array): void {
-    const i = this.#lowerBound(key);
-    const k = this.#keys[i];
+  /** The generation to write to: the current one, or a copy of it when scans are reading it. */
+  #writable(): Generation {
+    const gen = this.#gen;
+    if (gen.readers === 0) return gen;
+    this.#gen = { keys: gen.keys.slice(), values: gen.values.slice(), readers: 0 };
+    return this.#gen;
+  }
+
+  #put(gen: Generation, key: Uint8Array, value: Uint8Array): void {
+    const i = lowerBound(gen.keys, key);
+    const k = gen.keys[i];
     if (k !== undefined && compareBytes(k, key) === 0) {
-      this.#values[i] = copyBytes(value);
+      gen.values[i] = copyBytes(value);
     } else {
-      this.#keys.splice(i, 0, copyBytes(key));
-      this.#values.splice(i, 0, copyBytes(value));
+      gen.keys.splice(i, 0, copyBytes(key));
+      gen.values.splice(i, 0, copyBytes(value));
     }
   }
 
-  #delete(key: Uint8Array): boolean {
-    const i = this.#lowerBound(key);
-    const k = this.#keys[i];
+  #delete(gen: Generation, key: Uint8Array): boolean {
+    const i = lowerBound(gen.keys, key);
+    const k = gen.keys[i];
     if (k === undefined || compareBytes(k, key) !== 0) return false;
-    this.#keys.splice(i, 1);
-    this.#values.splice(i, 1);
+    gen.keys.splice(i, 1);
+    gen.values.splice(i, 1);
     return true;
   }
+}
 
-  /** Index of the first key >= `key` (the array's length when there is none). */
-  #lowerBound(key: Uint8Array): number {
-    let lo = 0;
-    let hi = this.#keys.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(this.#keys[mid] as Uint8Array, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+/** True while `key` has not passed the far bound of the scan (end going forwards, start backwards). */
+function withinFar(key: Uint8Array, scan: ResolvedScan): boolean {
+  if (scan.reverse) return scan.start === undefined || compareBytes(key, scan.start) >= 0;
+  return scan.end === undefined || compareBytes(key, scan.end) < 0;
+}
+
+/** Index of the first key >= `key` (the array's length when there is none). */
+function lowerBound(keys: readonly Uint8Array[], key: Uint8Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(keys[mid] as Uint8Array, key) < 0) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
 }

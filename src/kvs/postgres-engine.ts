@@ -17,7 +17,7 @@ import {
   keyId,
   throwIfAborted,
 } from './engine-guards.ts';
-import { RETRYABLE_SQLSTATES, errorCodeOf, redactUrl, toKvsError } from './postgres-errors.ts';
+import { errorCodeOf, RETRYABLE_SQLSTATES, redactUrl, toKvsError } from './postgres-errors.ts';
 import { PostgresScanner, type Queryable } from './postgres-scan.ts';
 import { compareBytes, resolveScan } from './range.ts';
 import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
@@ -69,7 +69,10 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
   const pool = new Pool({
     connectionString: options.url,
     max: positive(options.pool?.max ?? 10, 'pool.max'),
-    connectionTimeoutMillis: positive(options.pool?.connectionTimeoutMs ?? 10_000, 'pool.connectionTimeoutMs'),
+    connectionTimeoutMillis: positive(
+      options.pool?.connectionTimeoutMs ?? 10_000,
+      'pool.connectionTimeoutMs',
+    ),
     statement_timeout: positive(options.statementTimeoutMs ?? 60_000, 'statementTimeoutMs'),
     idleTimeoutMillis: 30_000,
     allowExitOnIdle: true,
@@ -90,9 +93,16 @@ export async function createPostgresEngine(options: PostgresEngineOptions): Prom
 /**
  * Drops a key-value table if it exists: for tests and for decommissioning a store. Irreversible.
  */
-export async function dropPostgresTable(options: { readonly url: string; readonly table: string }): Promise<void> {
+export async function dropPostgresTable(options: {
+  readonly url: string;
+  readonly table: string;
+}): Promise<void> {
   const table = quoteTable(options.table);
-  const pool = new Pool({ connectionString: options.url, max: 1, connectionTimeoutMillis: 10_000 }) as unknown as PgPool;
+  const pool = new Pool({
+    connectionString: options.url,
+    max: 1,
+    connectionTimeoutMillis: 10_000,
+  }) as unknown as PgPool;
   pool.on('error', () => undefined);
   try {
     await pool.query({ text: `DROP TABLE IF EXISTS ${table}` });
@@ -145,7 +155,10 @@ class PostgresEngine implements StorageEngine {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
     const sql = `SELECT v FROM ${this.#table} WHERE k = $1`;
-    const rows = await this.#read(this.#pool.query({ text: sql, values: [asBuffer(key)], rowMode: 'array' }), options?.signal);
+    const rows = await this.#read(
+      this.#pool.query({ text: sql, values: [asBuffer(key)], rowMode: 'array' }),
+      options?.signal,
+    );
     return rows.rows[0]?.[0] as Uint8Array | undefined;
   }
 
@@ -153,7 +166,9 @@ class PostgresEngine implements StorageEngine {
     assertKey(key);
     assertValue(value);
     checkOpen(this.#closed, this.name, options);
-    await this.#run('put', () => this.#pool.query({ text: this.#upsertSql(1), values: [asBuffer(key), asBuffer(value)] }));
+    await this.#run('put', () =>
+      this.#pool.query({ text: this.#upsertSql(1), values: [asBuffer(key), asBuffer(value)] }),
+    );
   }
 
   async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
@@ -221,12 +236,17 @@ class PostgresEngine implements StorageEngine {
       for (let i = 0; i < deletes.length; i += ROWS_PER_STATEMENT) {
         const chunk = deletes.slice(i, i + ROWS_PER_STATEMENT);
         const marks = chunk.map((_, j) => `$${j + 1}`).join(', ');
-        await client.query({ text: `DELETE FROM ${this.#table} WHERE k IN (${marks})`, values: chunk.map((op) => asBuffer(op.key)) });
+        await client.query({
+          text: `DELETE FROM ${this.#table} WHERE k IN (${marks})`,
+          values: chunk.map((op) => asBuffer(op.key)),
+        });
         throwIfAborted(signal);
       }
       for (let i = 0; i < puts.length; i += ROWS_PER_STATEMENT) {
         const chunk = puts.slice(i, i + ROWS_PER_STATEMENT);
-        const values = chunk.flatMap((op) => (op.type === 'put' ? [asBuffer(op.key), asBuffer(op.value)] : []));
+        const values = chunk.flatMap((op) =>
+          op.type === 'put' ? [asBuffer(op.key), asBuffer(op.value)] : [],
+        );
         await client.query({ text: this.#upsertSql(chunk.length), values });
         throwIfAborted(signal);
       }
@@ -276,6 +296,7 @@ class PostgresEngine implements StorageEngine {
 }
 
 function positive(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`${what} must be a positive integer, got ${String(n)}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new TypeError(`${what} must be a positive integer, got ${String(n)}`);
   return n;
 }

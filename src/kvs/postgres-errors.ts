@@ -48,7 +48,10 @@ export function toKvsError(cause: unknown, what: string, target: string): KvsErr
 
 function describe(code: string | undefined, message: string): Described {
   if (code !== undefined && NETWORK_CODES.has(code)) {
-    return { code: 'ERR_KVS_CONNECTION', text: 'The server is not reachable: check that it runs and the host, port or socket in the URL.' };
+    return {
+      code: 'ERR_KVS_CONNECTION',
+      text: 'The server is not reachable: check that it runs and the host, port or socket in the URL.',
+    };
   }
   if (/timeout exceeded when trying to connect/i.test(message)) {
     return {
@@ -57,7 +60,10 @@ function describe(code: string | undefined, message: string): Described {
     };
   }
   if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) {
-    return { code: 'ERR_KVS_CONNECTION', text: 'The connection dropped or could not be set up in time; check the server and network, then retry.' };
+    return {
+      code: 'ERR_KVS_CONNECTION',
+      text: 'The connection dropped or could not be set up in time; check the server and network, then retry.',
+    };
   }
   if (code === undefined) return { code: 'ERR_KVS_IO', text: 'Unexpected driver failure.' };
   return describeSqlState(code);
@@ -71,28 +77,49 @@ function describeSqlState(code: string): Described {
     };
   }
   if (code === '53300') {
-    return { code: 'ERR_KVS_POOL', text: 'The server has no connection slot left: lower pool.max or raise max_connections.' };
+    return {
+      code: 'ERR_KVS_POOL',
+      text: 'The server has no connection slot left: lower pool.max or raise max_connections.',
+    };
   }
   if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
-    return { code: 'ERR_KVS_CONNECTION', text: 'The connection failed or the server is shutting down or starting; retry when it is up.' };
+    return {
+      code: 'ERR_KVS_CONNECTION',
+      text: 'The connection failed or the server is shutting down or starting; retry when it is up.',
+    };
   }
   if (code.startsWith('28')) {
-    return { code: 'ERR_KVS_CONNECTION', text: 'The server refused the credentials: check the user and password in the URL.' };
+    return {
+      code: 'ERR_KVS_CONNECTION',
+      text: 'The server refused the credentials: check the user and password in the URL.',
+    };
   }
   if (code === '3D000') {
-    return { code: 'ERR_KVS_CONNECTION', text: 'The database in the URL does not exist: create it or fix the URL.' };
+    return {
+      code: 'ERR_KVS_CONNECTION',
+      text: 'The database in the URL does not exist: create it or fix the URL.',
+    };
   }
   if (code === '54000' || code === '22001') {
     return { code: 'ERR_KVS_LIMIT', text: 'The server refused a key or value as too large.' };
   }
   if (code === '57014') {
-    return { code: 'ERR_KVS_IO', text: 'The statement was cancelled (statement timeout); raise statementTimeoutMs or narrow the scan.' };
+    return {
+      code: 'ERR_KVS_IO',
+      text: 'The statement was cancelled (statement timeout); raise statementTimeoutMs or narrow the scan.',
+    };
   }
   if (code === '42P01') {
-    return { code: 'ERR_KVS_IO', text: 'The table does not exist any more (dropped by someone else?); reopen the engine to create it.' };
+    return {
+      code: 'ERR_KVS_IO',
+      text: 'The table does not exist any more (dropped by someone else?); reopen the engine to create it.',
+    };
   }
   if (code === '42501') {
-    return { code: 'ERR_KVS_IO', text: 'The user lacks a privilege on the table or schema: grant it, or use another table.' };
+    return {
+      code: 'ERR_KVS_IO',
+      text: 'The user lacks a privilege on the table or schema: grant it, or use another table.',
+    };
   }
   return { code: 'ERR_KVS_IO', text: 'The server refused the statement.' };
 }

@@ -3,7 +3,14 @@
  * AES-256-GCM, bound to the store's namespace and the value's full key (see `keyring.ts` for the
  * format). Keys pass through unchanged, so ranges and prefixes work as on the raw engine.
  */
-import { assertBatch, assertKey, assertValue, checkOpen, closedError, throwIfAborted } from './engine-guards.ts';
+import {
+  assertBatch,
+  assertKey,
+  assertValue,
+  checkOpen,
+  closedError,
+  throwIfAborted,
+} from './engine-guards.ts';
 import { encodeNamespace, type Keyring, sealedKeyId } from './keyring.ts';
 import { keySuccessor, resolveScan } from './range.ts';
 import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
@@ -43,7 +50,11 @@ export interface ReencryptOptions {
  * @example
  * const store = createSecureStore(await createLmdbEngine({ path }), keyring, { namespace: 'db1' });
  */
-export function createSecureStore(engine: StorageEngine, keyring: Keyring, options: SecureStoreOptions): SecureStore {
+export function createSecureStore(
+  engine: StorageEngine,
+  keyring: Keyring,
+  options: SecureStoreOptions,
+): SecureStore {
   return new SecureStore(engine, keyring, options);
 }
 
@@ -58,8 +69,10 @@ export class SecureStore implements StorageEngine {
   #closed = false;
 
   constructor(engine: StorageEngine, keyring: Keyring, options: SecureStoreOptions) {
-    if (!engine || typeof engine.get !== 'function') throw new TypeError('createSecureStore needs a StorageEngine');
-    if (!keyring || typeof keyring.seal !== 'function') throw new TypeError('createSecureStore needs a Keyring');
+    if (!engine || typeof engine.get !== 'function')
+      throw new TypeError('createSecureStore needs a StorageEngine');
+    if (!keyring || typeof keyring.seal !== 'function')
+      throw new TypeError('createSecureStore needs a Keyring');
     this.#engine = engine;
     this.#keyring = keyring;
     this.#namespace = encodeNamespace(options?.namespace);
@@ -91,8 +104,11 @@ export class SecureStore implements StorageEngine {
   async batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void> {
     assertBatch(ops);
     checkOpen(this.#closed, this.name, options);
-    const sealed = ops.map((op): BatchOp =>
-      op.type === 'put' ? { type: 'put', key: op.key, value: this.#keyring.seal(op.value, this.#context(op.key)) } : op,
+    const sealed = ops.map(
+      (op): BatchOp =>
+        op.type === 'put'
+          ? { type: 'put', key: op.key, value: this.#keyring.seal(op.value, this.#context(op.key)) }
+          : op,
     );
     await this.#gate.write(
       ops.map((op) => op.key),
@@ -122,7 +138,8 @@ export class SecureStore implements StorageEngine {
   async reencrypt(options: ReencryptOptions = {}): Promise<ReencryptProgress> {
     const { signal, onProgress } = options;
     const chunkSize = options.chunkSize ?? 256;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new TypeError('chunkSize must be a positive integer');
+    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
+      throw new TypeError('chunkSize must be a positive integer');
     checkOpen(this.#closed, this.name, options);
     const stop = await this.#gate.track();
     const progress = { scanned: 0, rewritten: 0, skipped: 0 };
@@ -131,7 +148,9 @@ export class SecureStore implements StorageEngine {
       for (;;) {
         throwIfAborted(signal);
         this.#gate.beginChunk();
-        const chunk = await collect(this.#engine.scan({ ...(start && { start }), limit: chunkSize }, { signal }));
+        const chunk = await collect(
+          this.#engine.scan({ ...(start && { start }), limit: chunkSize }, { signal }),
+        );
         const last = chunk.at(-1);
         if (!last) break;
         await this.#rewrite(chunk, progress, signal);
@@ -144,10 +163,17 @@ export class SecureStore implements StorageEngine {
     return progress;
   }
 
-  async #rewrite(chunk: KeyValue[], progress: { scanned: number; rewritten: number; skipped: number }, signal?: AbortSignal): Promise<void> {
+  async #rewrite(
+    chunk: KeyValue[],
+    progress: { scanned: number; rewritten: number; skipped: number },
+    signal?: AbortSignal,
+  ): Promise<void> {
     const current = this.#keyring.currentId;
     const stale = chunk.filter((e) => sealedKeyId(e.value) !== current);
-    const reopened = stale.map((e) => ({ key: e.key, value: this.#keyring.open(e.value, this.#context(e.key)) }));
+    const reopened = stale.map((e) => ({
+      key: e.key,
+      value: this.#keyring.open(e.value, this.#context(e.key)),
+    }));
     progress.scanned += chunk.length;
     if (reopened.length === 0) return;
     await this.#gate.exclusive(async () => {

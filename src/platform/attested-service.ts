@@ -1,6 +1,6 @@
 import type { SecureContextOptions } from 'node:tls';
 import { inspect } from 'node:util';
-import { CasError } from '../cas/errors.ts';
+import { CasError } from '../cas/index.ts';
 import type { Platform } from '../tee/index.ts';
 import type { CasGrant } from './grant-check.ts';
 import type { MtlsIdentity } from './mtls.ts';
@@ -34,6 +34,8 @@ export interface AttestedService extends MtlsIdentity {
   secret(name: string): Readonly<Record<string, string>>;
   /** TLS options for mTLS: own key and certificate, the CAS root as the only CA, TLS 1.3. */
   tlsOptions(): SecureContextOptions;
+  /** Renews the instance lease now (what the heartbeat timer does); resolves with its new length, s. */
+  renewLease(): Promise<number>;
   /** Stops heartbeats and releases the instance lease at the CAS. Idempotent; never rejects. */
   close(options?: { signal?: AbortSignal }): Promise<void>;
 }
@@ -169,12 +171,18 @@ export class AttestedServiceImpl implements AttestedService {
     this.#timer.unref();
   }
 
+  async renewLease(): Promise<number> {
+    if (this.#closing !== undefined) throw new TypeError(`service ${this.name} is closed`);
+    const { leaseSeconds } = await this.#session.heartbeat(this.instanceId);
+    this.#leaseSeconds = leaseSeconds;
+    return leaseSeconds;
+  }
+
   async #beat(): Promise<void> {
     if (this.#beating || this.#closing !== undefined) return;
     this.#beating = true;
     try {
-      const { leaseSeconds } = await this.#session.heartbeat(this.instanceId);
-      this.#leaseSeconds = leaseSeconds;
+      await this.renewLease();
     } catch (err) {
       this.#onLeaseError(err as Error);
     } finally {

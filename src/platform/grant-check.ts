@@ -3,7 +3,7 @@
  * network), and that the certificate is issued by the pinned root, to our key, for our name.
  */
 import { type KeyObject, X509Certificate } from 'node:crypto';
-import { CasError } from '../cas/errors.ts';
+import { CasError } from '../cas/index.ts';
 
 /** A secret as the CAS hands it out. */
 export interface GrantedSecret {

@@ -158,7 +158,12 @@ function send(req: HttpClientRequest, ctx: SendContext): Promise<HttpClientRespo
         if (settled) return;
         settled = true;
         cleanup();
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), peerCertificate });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks),
+          peerCertificate,
+        });
       });
     });
     outgoing.on('error', (err) => fail(classify(err, url)));

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { X509Certificate } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /** An HTTP failure with a status and a stable code; its message is shown to the client. */
 export class HttpError extends Error {

@@ -4,7 +4,22 @@
  * metrics. Other contexts import only from this file.
  */
 export type { AttestedService } from './attested-service.ts';
-export * from './http.ts';
+export {
+  createHttpServer,
+  DEFAULT_MAX_BODY_BYTES,
+  type ErrorReply,
+  HttpError,
+  type HttpHandler,
+  type HttpRequest,
+  type HttpResponse,
+  HttpRouter,
+  type HttpServer,
+  type HttpServerOptions,
+  type HttpTlsOptions,
+  healthRoute,
+  metricsRoute,
+  type RouteMatch,
+} from './http.ts';
 export {
   createHttpClient,
   type HttpClient,
@@ -14,8 +29,20 @@ export {
   type HttpClientRequest,
   type HttpClientResponse,
   type HttpClientTlsOptions,
+  isHttpClientError,
 } from './http-client.ts';
-export * from './metrics.ts';
+export {
+  type Counter,
+  createMetricsRegistry,
+  DEFAULT_BUCKETS,
+  escapeLabelValue,
+  type Gauge,
+  type Histogram,
+  type Labels,
+  METRICS_CONTENT_TYPE,
+  type MetricsRegistry,
+  type MetricsRegistryOptions,
+} from './metrics.ts';
 export {
   type AllowedPeers,
   assertPeerAllowed,

@@ -169,7 +169,8 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Met
         series.value++;
         series.sum = (series.sum ?? 0) + value;
         const counts = series.buckets ?? [];
-        for (let i = 0; i < sorted.length; i++) if (value <= (sorted[i] ?? 0)) counts[i] = (counts[i] ?? 0) + 1;
+        for (let i = 0; i < sorted.length; i++)
+          if (value <= (sorted[i] ?? 0)) counts[i] = (counts[i] ?? 0) + 1;
       };
       return {
         observe,

@@ -55,8 +55,8 @@ export interface PeerService {
 /** Which peers may connect or be connected to: service names, or `'*'` for any CAS-issued service. */
 export type AllowedPeers = '*' | readonly string[];
 
-const SERVICE_URI =
-  /^URI:securecloud:\/\/service\/([A-Za-z0-9][A-Za-z0-9._-]*)\/instance\/([A-Za-z0-9._-]+)$/;
+// The same shapes the CAS issues (src/cas/ca.ts): lower-case service names, URL-safe instance ids.
+const SERVICE_URI = /^URI:securecloud:\/\/service\/([a-z0-9-]+)\/instance\/([A-Za-z0-9_-]+)$/;
 const DEFAULT_HANDSHAKE_MS = 10_000;
 
 /**
@@ -158,12 +158,18 @@ export function createMtlsServer(
     },
   );
   server.on('tlsClientError', (err, socket) => {
-    options.onRefused?.(handshakeRefusal(err, socket, where));
+    const refusal = handshakeRefusal(err, socket, where);
+    if (refusal !== null) options.onRefused?.(refusal);
   });
   return server;
 }
 
-function handshakeRefusal(err: Error & { code?: string }, socket: TLSSocket, where: string): MtlsError {
+/** Why a handshake failed, or null when the client merely went away (not a refusal). */
+function handshakeRefusal(
+  err: Error & { code?: string },
+  socket: TLSSocket,
+  where: string,
+): MtlsError | null {
   const from = socket.remoteAddress ? ` from ${socket.remoteAddress}` : '';
   if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') {
     return new MtlsError(
@@ -179,6 +185,7 @@ function handshakeRefusal(err: Error & { code?: string }, socket: TLSSocket, whe
       { cause: err },
     );
   }
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return null;
   return new MtlsError('ERR_MTLS_HANDSHAKE', `${where}: TLS handshake${from} failed: ${err.message}`, {
     cause: err,
   });

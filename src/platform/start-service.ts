@@ -7,11 +7,14 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { promisify } from 'node:util';
-import { createCasClient } from '../cas/client.ts';
-import { CasError } from '../cas/errors.ts';
-import { bindingReportData } from '../cas/protocol.ts';
+import { bindingReportData, CasError, createCasClient } from '../cas/index.ts';
 import { createTeeBackend, detectTeeBackend, measureService, type TeeBackendName } from '../tee/index.ts';
-import { AttestedServiceImpl, renderSelfKey, type ServiceSession } from './attested-service.ts';
+import {
+  type AttestedService,
+  AttestedServiceImpl,
+  renderSelfKey,
+  type ServiceSession,
+} from './attested-service.ts';
 import { checkGrant } from './grant-check.ts';
 
 /** The TEE backend to attest with: a name, or `auto` to detect one. */
@@ -47,8 +50,6 @@ export interface StartServiceOptions {
   readonly signal?: AbortSignal;
 }
 
-export type { AttestedService } from './attested-service.ts';
-
 const MAX_COLLATERAL_BYTES = 4 << 20;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -62,7 +63,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
  * const server = createMtlsServer(service, handler, { allowedPeers: ['billing'] });
  * process.once('SIGTERM', () => server.close(() => service.close()));
  */
-export async function startService(options: StartServiceOptions): Promise<AttestedServiceImpl> {
+export async function startService(options: StartServiceOptions): Promise<AttestedService> {
   assertOptions(options);
   const { signal } = options;
   signal?.throwIfAborted();
@@ -91,6 +92,10 @@ export async function startService(options: StartServiceOptions): Promise<Attest
       publicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string,
       ...(Object.keys(collateral).length > 0 ? { collateral } : {}),
     });
+  } catch (err) {
+    // An abort surfaces from the client as a failed request: say it was an abort.
+    signal?.throwIfAborted();
+    throw err;
   } finally {
     cas.close();
   }

@@ -82,6 +82,7 @@ export abstract class ExpressionParser extends TypeParser {
       const prec = this.#infixPrecedence();
       if (prec === 0 || prec < minPrec) break;
       left = this.#infix(left, prec);
+      this.chainLinks++;
     }
     this.leave();
     return left;
@@ -185,7 +186,8 @@ export abstract class ExpressionParser extends TypeParser {
     const tok = this.next();
     switch (tok.value) {
       case 'between': {
-        if (this.isWord('symmetric') || this.isWord('asymmetric')) throw this.unsupported('BETWEEN SYMMETRIC');
+        if (this.isWord('symmetric') || this.isWord('asymmetric'))
+          throw this.unsupported('BETWEEN SYMMETRIC');
         const low = this.parseExpr(PREC.OTHER);
         this.expectWord('and');
         const high = this.parseExpr(PREC.OTHER);
@@ -196,8 +198,16 @@ export abstract class ExpressionParser extends TypeParser {
       case 'like':
       case 'ilike': {
         const pattern = this.parseExpr(PREC.OTHER);
-        const escape = this.acceptWord('escape') ? this.parseExpr(PREC.OTHER) : undefined;
-        return { kind: 'Like', pos, expr: left, pattern, escape, caseInsensitive: tok.value === 'ilike', negated };
+        const escapeChar = this.acceptWord('escape') ? this.parseExpr(PREC.OTHER) : undefined;
+        return {
+          kind: 'Like',
+          pos,
+          expr: left,
+          pattern,
+          escape: escapeChar,
+          caseInsensitive: tok.value === 'ilike',
+          negated,
+        };
       }
       default:
         throw this.unsupported('SIMILAR TO', tok, 'use LIKE');
@@ -321,7 +331,8 @@ export abstract class ExpressionParser extends TypeParser {
         break;
       case 'array':
       case 'row':
-        if (this.isOp('(', 1) || this.isOp('[', 1)) throw this.unsupported(word === 'row' ? 'row constructors' : 'arrays', tok);
+        if (this.isOp('(', 1) || this.isOp('[', 1))
+          throw this.unsupported(word === 'row' ? 'row constructors' : 'arrays', tok);
         break;
     }
     if (VALUE_FUNCTIONS.has(word)) {
@@ -355,7 +366,8 @@ export abstract class ExpressionParser extends TypeParser {
     if (!this.acceptOp('.')) return { kind: 'ColumnRef', pos: tok.pos, table: undefined, name: tok.value };
     const col = this.peek();
     if (col.type !== 'word' && col.type !== 'qident') {
-      if (col.type === 'op' && col.value === '*') throw this.unsupported('table.* outside a select list', col);
+      if (col.type === 'op' && col.value === '*')
+        throw this.unsupported('table.* outside a select list', col);
       throw this.error('a column name after "."');
     }
     this.index++;
@@ -403,7 +415,11 @@ export abstract class ExpressionParser extends TypeParser {
       this.expectOp(')');
       return { kind: 'FunctionCall', pos, name, args, distinct: false, star: false };
     };
-    if (name === 'extract' && (this.peek().type === 'word' || this.peek().type === 'string') && this.isWord('from', 1)) {
+    if (
+      name === 'extract' &&
+      (this.peek().type === 'word' || this.peek().type === 'string') &&
+      this.isWord('from', 1)
+    ) {
       const field = this.next();
       this.index++;
       const fieldLit: Expr = { kind: 'StringLiteral', pos: field.pos, value: field.value.toLowerCase() };
@@ -416,7 +432,8 @@ export abstract class ExpressionParser extends TypeParser {
         const from = this.parseExpr();
         return call(this.acceptWord('for') ? [str, from, this.parseExpr()] : [str, from]);
       }
-      if (this.acceptWord('for')) return call([str, { kind: 'IntegerLiteral', pos, value: 1n }, this.parseExpr()]);
+      if (this.acceptWord('for'))
+        return call([str, { kind: 'IntegerLiteral', pos, value: 1n }, this.parseExpr()]);
       this.index = start;
       return undefined;
     }
@@ -438,6 +455,7 @@ export abstract class ExpressionParser extends TypeParser {
       const whenTok = this.next();
       const when = this.parseExpr();
       this.expectWord('then');
+      // biome-ignore lint/suspicious/noThenProperty: CaseWhen.then mirrors SQL's THEN; AST nodes are plain data, never awaited.
       whens.push({ kind: 'CaseWhen', pos: whenTok.pos, when, then: this.parseExpr() });
     }
     if (whens.length === 0) throw this.error('WHEN');

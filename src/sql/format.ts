@@ -87,7 +87,9 @@ export function formatType(type: TypeName): string {
       return 'DOUBLE PRECISION';
     case 'numeric':
       if (type.precision === undefined) return 'NUMERIC';
-      return type.scale === undefined ? `NUMERIC(${type.precision})` : `NUMERIC(${type.precision}, ${type.scale})`;
+      return type.scale === undefined
+        ? `NUMERIC(${type.precision})`
+        : `NUMERIC(${type.precision}, ${type.scale})`;
     case 'varchar':
       return type.precision === undefined ? 'VARCHAR' : `VARCHAR(${type.precision})`;
     default:
@@ -156,8 +158,8 @@ function formatPredicate(expr: Expr): string {
       return `${operand(expr.expr, PREC.LIKE)} ${not(expr.negated)}IN (${formatQuery(expr.query)})`;
     case 'Like': {
       const op = expr.caseInsensitive ? 'ILIKE' : 'LIKE';
-      const escape = expr.escape === undefined ? '' : ` ESCAPE ${operand(expr.escape, PREC.OTHER)}`;
-      return `${operand(expr.expr, PREC.LIKE)} ${not(expr.negated)}${op} ${operand(expr.pattern, PREC.OTHER)}${escape}`;
+      const escapeClause = expr.escape === undefined ? '' : ` ESCAPE ${operand(expr.escape, PREC.OTHER)}`;
+      return `${operand(expr.expr, PREC.LIKE)} ${not(expr.negated)}${op} ${operand(expr.pattern, PREC.OTHER)}${escapeClause}`;
     }
     default:
       return formatCompound(expr);
@@ -175,8 +177,11 @@ function formatCompound(expr: Expr): string {
       return parts.join(' ');
     }
     case 'FunctionCall': {
-      if (VALUE_FUNCTIONS.has(expr.name) && expr.args.length === 0 && !expr.star) return expr.name.toUpperCase();
-      const args = expr.star ? '*' : `${expr.distinct ? 'DISTINCT ' : ''}${expr.args.map(formatExpr).join(', ')}`;
+      if (VALUE_FUNCTIONS.has(expr.name) && expr.args.length === 0 && !expr.star)
+        return expr.name.toUpperCase();
+      const args = expr.star
+        ? '*'
+        : `${expr.distinct ? 'DISTINCT ' : ''}${expr.args.map(formatExpr).join(', ')}`;
       return `${quoteFunctionName(expr.name)}(${args})`;
     }
     case 'Cast':
@@ -193,8 +198,11 @@ function formatCompound(expr: Expr): string {
 function formatItems(items: readonly SelectItem[]): string {
   return items
     .map((item) => {
-      if (item.kind === 'SelectStar') return item.table === undefined ? '*' : `${quoteIdentifier(item.table)}.*`;
-      return item.alias === undefined ? formatExpr(item.expr) : `${formatExpr(item.expr)} AS ${quoteIdentifier(item.alias)}`;
+      if (item.kind === 'SelectStar')
+        return item.table === undefined ? '*' : `${quoteIdentifier(item.table)}.*`;
+      return item.alias === undefined
+        ? formatExpr(item.expr)
+        : `${formatExpr(item.expr)} AS ${quoteIdentifier(item.alias)}`;
     })
     .join(', ');
 }
@@ -223,7 +231,8 @@ function formatTableRef(ref: TableRef): string {
         ? quoteIdentifier(ref.name)
         : `${quoteIdentifier(ref.name)} AS ${quoteIdentifier(ref.alias)}`;
     case 'DerivedTable': {
-      const cols = ref.columnAliases === undefined ? '' : `(${ref.columnAliases.map(quoteIdentifier).join(', ')})`;
+      const cols =
+        ref.columnAliases === undefined ? '' : `(${ref.columnAliases.map(quoteIdentifier).join(', ')})`;
       return `(${formatQuery(ref.query)}) AS ${quoteIdentifier(ref.alias)}${cols}`;
     }
     case 'Join': {
@@ -341,7 +350,8 @@ function formatDdl(s: Statement): string {
     case 'DropTable':
       return `DROP TABLE ${s.ifExists ? 'IF EXISTS ' : ''}${s.names.map(quoteIdentifier).join(', ')}`;
     case 'CreateIndex': {
-      const name = s.name === undefined ? '' : `${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${quoteIdentifier(s.name)} `;
+      const name =
+        s.name === undefined ? '' : `${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${quoteIdentifier(s.name)} `;
       return `CREATE ${s.unique ? 'UNIQUE ' : ''}INDEX ${name}ON ${quoteIdentifier(s.table)} ${formatIndexColumns(s.columns)}`;
     }
     case 'DropIndex':
@@ -377,7 +387,9 @@ function formatCreateTable(s: Extract<Statement, { kind: 'CreateTable' }>): stri
   });
   for (const k of s.constraints) {
     const name = k.name === undefined ? '' : `CONSTRAINT ${quoteIdentifier(k.name)} `;
-    parts.push(`${name}${k.kind === 'PrimaryKey' ? 'PRIMARY KEY' : 'UNIQUE'} ${formatIndexColumns(k.columns)}`);
+    parts.push(
+      `${name}${k.kind === 'PrimaryKey' ? 'PRIMARY KEY' : 'UNIQUE'} ${formatIndexColumns(k.columns)}`,
+    );
   }
   return `CREATE TABLE ${s.ifNotExists ? 'IF NOT EXISTS ' : ''}${quoteIdentifier(s.name)} (${parts.join(', ')})`;
 }

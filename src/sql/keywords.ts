@@ -179,6 +179,7 @@ export function quoteIdentifier(name: string): string {
 
 /** A function name as SQL text: quoted only when the parser would not read it back as a call of that name. */
 export function quoteFunctionName(name: string): string {
-  const plain = /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED_KEYWORDS.has(name) && !SPECIAL_FUNCTION_WORDS.has(name);
+  const plain =
+    /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED_KEYWORDS.has(name) && !SPECIAL_FUNCTION_WORDS.has(name);
   return plain ? name : `"${name.replaceAll('"', '""')}"`;
 }

@@ -24,7 +24,22 @@ export const DEFAULT_MAX_SQL_LENGTH = 16 * 1024 * 1024;
 export const MAX_PARAMETER_INDEX = 65_535;
 
 /** Operators of two characters, tried before single characters. */
-const TWO_CHAR_OPS = new Set(['<=', '>=', '<>', '!=', '||', '::', '=>', '<<', '>>', '@>', '<@', '~~', '!~', '->']);
+const TWO_CHAR_OPS = new Set([
+  '<=',
+  '>=',
+  '<>',
+  '!=',
+  '||',
+  '::',
+  '=>',
+  '<<',
+  '>>',
+  '@>',
+  '<@',
+  '~~',
+  '!~',
+  '->',
+]);
 
 /** Single-character operators and punctuation. Anything else outside words and literals is an error. */
 const ONE_CHAR_OPS = new Set([...'()[],;.:+-*/%^=<>~!@#&|?`']);
@@ -323,7 +338,8 @@ class Lexer {
     let k = start + 1;
     for (;;) {
       const stop = text.indexOf('"', k);
-      if (stop === -1) throw syntaxError(pos, 'a closing double quote (") for the identifier', 'end of input');
+      if (stop === -1)
+        throw syntaxError(pos, 'a closing double quote (") for the identifier', 'end of input');
       out += text.slice(k, stop);
       if (text.charCodeAt(stop + 1) === CH_DQUOTE) {
         out += '"';

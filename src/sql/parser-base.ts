@@ -20,6 +20,11 @@ export class TokenCursor {
   protected index = 0;
   /** Current nesting depth (see {@link enter}). */
   protected depth = 0;
+  /**
+   * Nodes built by loops rather than recursion (operator chains, joins, set operations): each adds
+   * a tree level the nesting guard does not see. Few links mean the tree depth needs no check.
+   */
+  protected chainLinks = 0;
   #backtracks = 0;
 
   constructor(text: string, tokens: readonly Token[], maxDepth: number) {

@@ -16,7 +16,10 @@ import { StatementParser, UNSUPPORTED_OBJECTS } from './statement-parser.ts';
 export interface ParseOptions {
   /** Longest SQL text accepted, in UTF-16 code units (default 16 Mi); longer gives 54000. */
   readonly maxLength?: number;
-  /** Deepest nesting of parentheses, subqueries and operators (default 200); deeper gives 54001. */
+  /**
+   * Deepest nesting of parentheses, subqueries and prefix operators (default 200); deeper gives
+   * 54001. Trees built from long operator chains are also refused beyond 4 × maxDepth levels.
+   */
   readonly maxDepth?: number;
 }
 
@@ -74,10 +77,11 @@ class SqlParser extends StatementParser {
     for (;;) {
       while (this.acceptOp(';')) {}
       if (this.peek().type === 'eof') return statements;
-      const first = this.index;
+      this.chainLinks = 0;
       const statement = this.parseOne();
       if (!this.isOp(';') && this.peek().type !== 'eof') throw this.error("';' or end of input");
-      checkTreeDepth(statement, this.index - first, this.maxDepth * 4);
+      // Recursion adds at most a few tree levels per nesting level, so only long chains can exceed this.
+      if (this.chainLinks > this.maxDepth) checkTreeDepth(statement, this.maxDepth * 4);
       statements.push(statement);
     }
   }
@@ -151,7 +155,8 @@ class SqlParser extends StatementParser {
     const columns = this.indexColumns();
     const trailing = this.peek();
     if (trailing.type === 'word') {
-      if (trailing.value === 'where') throw this.unsupported('partial indexes (CREATE INDEX … WHERE)', trailing);
+      if (trailing.value === 'where')
+        throw this.unsupported('partial indexes (CREATE INDEX … WHERE)', trailing);
       if (['include', 'with', 'nulls', 'tablespace'].includes(trailing.value)) {
         throw this.unsupported(`CREATE INDEX … ${trailing.value.toUpperCase()}`, trailing);
       }
@@ -175,7 +180,9 @@ class SqlParser extends StatementParser {
     while (this.acceptOp(',')) names.push(isTable ? this.tableName() : this.#indexName());
     // No views, foreign keys or other dependent objects exist, so CASCADE and RESTRICT mean the same.
     if (!this.acceptWord('cascade')) this.acceptWord('restrict');
-    return isTable ? { kind: 'DropTable', pos, names, ifExists } : { kind: 'DropIndex', pos, names, ifExists };
+    return isTable
+      ? { kind: 'DropTable', pos, names, ifExists }
+      : { kind: 'DropIndex', pos, names, ifExists };
   }
 
   #indexName(): string {
@@ -195,7 +202,8 @@ class SqlParser extends StatementParser {
       if (this.acceptWords('isolation', 'level')) isolation = this.#isolationLevel();
       else if (this.acceptWords('read', 'only')) readOnly = true;
       else if (this.acceptWords('read', 'write')) readOnly = false;
-      else if (this.isWord('deferrable') || this.isWord('not')) throw this.unsupported('DEFERRABLE transactions');
+      else if (this.isWord('deferrable') || this.isWord('not'))
+        throw this.unsupported('DEFERRABLE transactions');
       else if (first) break;
       else throw this.error('ISOLATION LEVEL, READ ONLY or READ WRITE');
     }
@@ -218,7 +226,8 @@ class SqlParser extends StatementParser {
 
   #explain(): Statement {
     const pos = this.next().pos;
-    if (this.isOp('(')) throw this.unsupported('EXPLAIN (options)', this.peek(), 'write EXPLAIN or EXPLAIN ANALYZE');
+    if (this.isOp('('))
+      throw this.unsupported('EXPLAIN (options)', this.peek(), 'write EXPLAIN or EXPLAIN ANALYZE');
     const analyze = this.acceptWord('analyze') || this.acceptWord('analyse');
     this.acceptWord('verbose');
     const inner = this.peek();
@@ -229,11 +238,14 @@ class SqlParser extends StatementParser {
 
   #set(): SetStatement {
     const pos = this.next().pos;
-    if (this.isWord('session') && this.isWord('characteristics', 1)) throw this.unsupported('SET SESSION CHARACTERISTICS');
+    if (this.isWord('session') && this.isWord('characteristics', 1))
+      throw this.unsupported('SET SESSION CHARACTERISTICS');
     const local = this.acceptWord('local');
     if (!local) this.acceptWord('session');
-    if (this.isWord('transaction')) throw this.unsupported('SET TRANSACTION', this.peek(), 'use BEGIN ISOLATION LEVEL …');
-    if (this.acceptWords('time', 'zone')) return { kind: 'Set', pos, name: 'timezone', local, values: [this.#setValue()] };
+    if (this.isWord('transaction'))
+      throw this.unsupported('SET TRANSACTION', this.peek(), 'use BEGIN ISOLATION LEVEL …');
+    if (this.acceptWords('time', 'zone'))
+      return { kind: 'Set', pos, name: 'timezone', local, values: [this.#setValue()] };
     const name = this.#settingName();
     if (!this.acceptWord('to')) this.expectOp('=');
     const values = [this.#setValue()];
@@ -258,41 +270,47 @@ class SqlParser extends StatementParser {
     const tok = this.next();
     const pos = tok.pos;
     if (tok.type === 'string') return { kind: 'SetValue', pos, type: 'string', text: tok.value };
-    if (tok.type === 'integer' || tok.type === 'numeric') return { kind: 'SetValue', pos, type: 'number', text: tok.value };
+    if (tok.type === 'integer' || tok.type === 'numeric')
+      return { kind: 'SetValue', pos, type: 'number', text: tok.value };
     if (tok.type === 'op' && (tok.value === '-' || tok.value === '+')) {
       const num = this.next();
       if (num.type !== 'integer' && num.type !== 'numeric') throw this.error('a number', num);
       return { kind: 'SetValue', pos, type: 'number', text: tok.value === '-' ? `-${num.value}` : num.value };
     }
-    if (tok.type === 'word' && tok.value === 'default') return { kind: 'SetValue', pos, type: 'default', text: 'default' };
-    if (tok.type === 'word' || tok.type === 'qident') return { kind: 'SetValue', pos, type: 'identifier', text: tok.value };
+    if (tok.type === 'word' && tok.value === 'default')
+      return { kind: 'SetValue', pos, type: 'default', text: 'default' };
+    if (tok.type === 'word' || tok.type === 'qident')
+      return { kind: 'SetValue', pos, type: 'identifier', text: tok.value };
     throw this.error('a value', tok);
   }
 
   #show(): Statement {
     const pos = this.next().pos;
     if (this.acceptWords('time', 'zone')) return { kind: 'Show', pos, name: 'timezone' };
-    if (this.acceptWords('transaction', 'isolation', 'level')) return { kind: 'Show', pos, name: 'transaction_isolation' };
+    if (this.acceptWords('transaction', 'isolation', 'level'))
+      return { kind: 'Show', pos, name: 'transaction_isolation' };
     return { kind: 'Show', pos, name: this.#settingName() };
   }
 }
 
 /**
- * Rejects a tree deeper than `limit` (long operator chains such as `a OR b OR …` are parsed by a
- * loop, not by recursion, but whoever walks the tree recurses). Iterative, and skipped when the
- * statement has too few tokens to be that deep.
+ * Rejects a tree deeper than `limit`: long operator chains such as `a OR b OR …` are parsed by a
+ * loop, not by recursion, but whoever walks the tree recurses. Iterative.
  */
-function checkTreeDepth(root: Statement, tokenCount: number, limit: number): void {
-  if (tokenCount * 2 <= limit) return;
+function checkTreeDepth(root: Statement, limit: number): void {
   const stack: [unknown, number][] = [[root, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (depth > limit) {
       const pos = (node as { pos?: SourcePos }).pos;
-      throw new SqlError('ERR_SQL_TOO_COMPLEX', `statement too complex: expression tree deeper than ${limit} levels`, {
-        position: pos,
-        hint: 'use IN (…) instead of long OR chains, or split the statement',
-      });
+      throw new SqlError(
+        'ERR_SQL_TOO_COMPLEX',
+        `statement too complex: expression tree deeper than ${limit} levels`,
+        {
+          position: pos,
+          hint: 'use IN (…) instead of long OR chains, or split the statement',
+        },
+      );
     }
     for (const [key, value] of Object.entries(node as object)) {
       if (key === 'pos' || value === null || typeof value !== 'object') continue;
@@ -315,7 +333,18 @@ function createParser(text: string, options: ParseOptions): SqlParser {
  * parseSql('BEGIN; INSERT INTO t VALUES ($1); COMMIT').map((s) => s.kind) // ['Begin', 'Insert', 'Commit']
  */
 export function parseSql(text: string, options: ParseOptions = {}): Statement[] {
-  return createParser(text, options).parseAll();
+  try {
+    return createParser(text, options).parseAll();
+  } catch (err) {
+    // Backstop for a caller-raised maxDepth: the JS stack must never be what stops a hostile statement.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw new SqlError('ERR_SQL_TOO_COMPLEX', 'statement too complex: nesting exhausted the parser stack', {
+        hint: 'simplify the statement, or lower maxDepth',
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 /**
@@ -328,9 +357,13 @@ export function parseStatement(text: string, options: ParseOptions = {}): Statem
   const statements = parseSql(text, options);
   if (statements.length === 1) return statements[0]!;
   if (statements.length === 0) {
-    throw new SqlError('ERR_SQL_SYNTAX', 'syntax error at line 1, column 1: expected a statement but found end of input', {
-      position: { line: 1, column: 1, offset: 1 },
-    });
+    throw new SqlError(
+      'ERR_SQL_SYNTAX',
+      'syntax error at line 1, column 1: expected a statement but found end of input',
+      {
+        position: { line: 1, column: 1, offset: 1 },
+      },
+    );
   }
   const second = statements[1]!.pos;
   throw new SqlError(

@@ -32,6 +32,8 @@ export interface Compiled {
   readonly isConst: boolean;
   /** True when it reads columns of the current row. */
   readonly local: boolean;
+  /** Set for a plain reference to a column of the current row, to its position. */
+  readonly column?: number | undefined;
   /** Set for a parameter whose type is not yet known, to its 0-based index. */
   readonly param?: number | undefined;
   /** Runs the subqueries it contains for a row; absent when there are none. */
@@ -55,7 +57,7 @@ export interface PlanNode {
   readonly columns: readonly OutputColumn[];
   readonly children: readonly PlanNode[];
   /** More EXPLAIN lines (key ranges, conditions), computed with the env's parameters. */
-  details(env: Env): string[];
+  details(env: Env): Promise<string[]>;
   run(env: Env): AsyncIterable<Row[]>;
 }
 

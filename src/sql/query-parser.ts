@@ -55,7 +55,18 @@ export abstract class QueryParser extends ExpressionParser {
   }
 
   #setOperation(tok: Token, op: SetOperator, all: boolean, left: Query, right: Query): Query {
-    return { kind: 'SetOperation', pos: tok.pos, op, all, left, right, orderBy: [], limit: undefined, offset: undefined };
+    this.chainLinks++;
+    return {
+      kind: 'SetOperation',
+      pos: tok.pos,
+      op,
+      all,
+      left,
+      right,
+      orderBy: [],
+      limit: undefined,
+      offset: undefined,
+    };
   }
 
   #queryPrimary(): Query {
@@ -66,7 +77,8 @@ export abstract class QueryParser extends ExpressionParser {
     }
     if (this.isWord('select')) return this.#select();
     if (this.isWord('values')) throw this.unsupported('VALUES lists outside INSERT');
-    if (this.isWord('table')) throw this.unsupported('TABLE name queries', this.peek(), 'use SELECT * FROM name');
+    if (this.isWord('table'))
+      throw this.unsupported('TABLE name queries', this.peek(), 'use SELECT * FROM name');
     throw this.error('SELECT');
   }
 
@@ -90,7 +102,8 @@ export abstract class QueryParser extends ExpressionParser {
     let limit: Expr | undefined;
     let offset: Expr | undefined;
     let seen = false;
-    if (this.acceptWords('order', 'by')) {
+    if (this.acceptWord('order')) {
+      this.expectWord('by');
       orderBy = this.orderByList();
       seen = true;
     }
@@ -99,7 +112,8 @@ export abstract class QueryParser extends ExpressionParser {
         this.index++;
         seen = true;
         if (!this.acceptWord('all')) limit = this.parseExpr();
-        if (this.isOp(',')) throw this.error('end of LIMIT (LIMIT n, m is MySQL syntax; write LIMIT m OFFSET n)');
+        if (this.isOp(','))
+          throw this.error('end of LIMIT (LIMIT n, m is MySQL syntax; write LIMIT m OFFSET n)');
       } else if (this.isWord('offset') && offset === undefined) {
         this.index++;
         seen = true;
@@ -145,7 +159,8 @@ export abstract class QueryParser extends ExpressionParser {
       this.acceptWord('all');
     }
     const columns = this.selectList();
-    if (this.isWord('into')) throw this.unsupported('SELECT … INTO', this.peek(), 'use CREATE TABLE and INSERT … SELECT');
+    if (this.isWord('into'))
+      throw this.unsupported('SELECT … INTO', this.peek(), 'use CREATE TABLE and INSERT … SELECT');
     const from: TableRef[] = [];
     if (this.acceptWord('from')) {
       do from.push(this.#tableRef());
@@ -153,7 +168,8 @@ export abstract class QueryParser extends ExpressionParser {
     }
     const where = this.acceptWord('where') ? this.parseExpr() : undefined;
     const groupBy: Expr[] = [];
-    if (this.acceptWords('group', 'by')) {
+    if (this.acceptWord('group')) {
+      this.expectWord('by');
       if (this.isWord('grouping') || ((this.isWord('rollup') || this.isWord('cube')) && this.isOp('(', 1))) {
         throw this.unsupported('ROLLUP, CUBE and GROUPING SETS');
       }
@@ -217,11 +233,13 @@ export abstract class QueryParser extends ExpressionParser {
       const right = this.#tablePrimary();
       let on: Expr | undefined;
       if (type !== 'CROSS') {
-        if (this.isWord('using')) throw this.unsupported('JOIN … USING', this.peek(), 'write JOIN … ON a.x = b.x');
+        if (this.isWord('using'))
+          throw this.unsupported('JOIN … USING', this.peek(), 'write JOIN … ON a.x = b.x');
         this.expectWord('on');
         on = this.parseExpr();
       }
       left = { kind: 'Join', pos: tok.pos, type, left, right, on };
+      this.chainLinks++;
     }
     this.leave();
     return left;
@@ -238,7 +256,8 @@ export abstract class QueryParser extends ExpressionParser {
       throw this.unsupported(`${tok.value.toUpperCase()} JOIN`, tok, 'swap the tables and use LEFT JOIN');
     }
     if (tok.value === 'natural') throw this.unsupported('NATURAL JOIN', tok, 'write JOIN … ON');
-    if (tok.value === 'inner' || tok.value === 'left' || tok.value === 'cross') throw this.error('JOIN', this.peek(1));
+    if (tok.value === 'inner' || tok.value === 'left' || tok.value === 'cross')
+      throw this.error('JOIN', this.peek(1));
     return undefined;
   }
 

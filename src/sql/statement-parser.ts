@@ -97,14 +97,17 @@ export abstract class StatementParser extends QueryParser {
 
   #onConflict(): OnConflict {
     const pos = this.peek().pos;
-    if (this.isWord('on') && this.isWord('constraint', 1)) throw this.unsupported('ON CONFLICT ON CONSTRAINT');
+    if (this.isWord('on') && this.isWord('constraint', 1))
+      throw this.unsupported('ON CONFLICT ON CONSTRAINT');
     const target = this.isOp('(') ? this.identifierList('a conflict target column') : undefined;
     if (this.isWord('where')) throw this.unsupported('ON CONFLICT (…) WHERE (partial index inference)');
     this.expectWord('do');
     if (this.acceptWord('nothing')) return { kind: 'DoNothing', pos, target };
     if (!this.isWord('update')) throw this.error('NOTHING or UPDATE');
     if (target === undefined) {
-      throw this.error('a conflict target such as ON CONFLICT (id) before DO UPDATE (PostgreSQL requires one)');
+      throw this.error(
+        'a conflict target such as ON CONFLICT (id) before DO UPDATE (PostgreSQL requires one)',
+      );
     }
     this.index++;
     this.expectWord('set');
@@ -118,7 +121,8 @@ export abstract class StatementParser extends QueryParser {
     const list: Assignment[] = [];
     do {
       const tok = this.peek();
-      if (tok.type === 'op' && tok.value === '(') throw this.unsupported('multi-column assignments (a, b) = (…)');
+      if (tok.type === 'op' && tok.value === '(')
+        throw this.unsupported('multi-column assignments (a, b) = (…)');
       const column = this.identifier('a column name');
       if (this.isOp('.') || this.isOp('[')) throw this.unsupported('assignments to fields or subscripts');
       this.expectOp('=');
@@ -141,7 +145,8 @@ export abstract class StatementParser extends QueryParser {
     else if (this.atIdentifier() && !this.isWord('set')) alias = this.identifier('an alias');
     this.expectWord('set');
     const set = this.assignments();
-    if (this.isWord('from')) throw this.unsupported('UPDATE … FROM', this.peek(), 'use a subquery in SET or WHERE');
+    if (this.isWord('from'))
+      throw this.unsupported('UPDATE … FROM', this.peek(), 'use a subquery in SET or WHERE');
     const where = this.acceptWord('where') ? this.#where() : undefined;
     return { kind: 'Update', pos, table, alias, set, where, returning: this.returning() };
   }
@@ -154,7 +159,8 @@ export abstract class StatementParser extends QueryParser {
     let alias: string | undefined;
     if (this.acceptWord('as')) alias = this.identifier('an alias');
     else if (this.atIdentifier()) alias = this.identifier('an alias');
-    if (this.isWord('using')) throw this.unsupported('DELETE … USING', this.peek(), 'use a subquery in WHERE');
+    if (this.isWord('using'))
+      throw this.unsupported('DELETE … USING', this.peek(), 'use a subquery in WHERE');
     const where = this.acceptWord('where') ? this.#where() : undefined;
     return { kind: 'Delete', pos, table, alias, where, returning: this.returning() };
   }
@@ -167,8 +173,10 @@ export abstract class StatementParser extends QueryParser {
   protected parseCreateTable(pos: CreateTableStatement['pos']): CreateTableStatement {
     const ifNotExists = this.acceptWords('if', 'not', 'exists');
     const name = this.tableName();
-    if (this.isWord('as')) throw this.unsupported('CREATE TABLE … AS', this.peek(), 'use CREATE TABLE, then INSERT … SELECT');
-    if (this.isWord('of') || this.isWord('partition')) throw this.unsupported(`CREATE TABLE … ${this.peek().value.toUpperCase()}`);
+    if (this.isWord('as'))
+      throw this.unsupported('CREATE TABLE … AS', this.peek(), 'use CREATE TABLE, then INSERT … SELECT');
+    if (this.isWord('of') || this.isWord('partition'))
+      throw this.unsupported(`CREATE TABLE … ${this.peek().value.toUpperCase()}`);
     this.expectOp('(');
     const columns: ColumnDef[] = [];
     const constraints: TableConstraint[] = [];
@@ -180,7 +188,10 @@ export abstract class StatementParser extends QueryParser {
     }
     this.expectOp(')');
     const trailing = this.peek();
-    if (trailing.type === 'word' && ['with', 'without', 'inherits', 'partition', 'tablespace', 'on', 'using'].includes(trailing.value)) {
+    if (
+      trailing.type === 'word' &&
+      ['with', 'without', 'inherits', 'partition', 'tablespace', 'on', 'using'].includes(trailing.value)
+    ) {
       throw this.unsupported(`CREATE TABLE … ${trailing.value.toUpperCase()}`, trailing);
     }
     return { kind: 'CreateTable', pos, name, ifNotExists, columns, constraints };
@@ -197,7 +208,8 @@ export abstract class StatementParser extends QueryParser {
   #tableConstraint(): TableConstraint {
     const pos = this.peek().pos;
     const name = this.acceptWord('constraint') ? this.identifier('a constraint name') : undefined;
-    if (this.acceptWords('primary', 'key')) return { kind: 'PrimaryKey', pos, name, columns: this.indexColumns() };
+    if (this.acceptWords('primary', 'key'))
+      return { kind: 'PrimaryKey', pos, name, columns: this.indexColumns() };
     if (this.acceptWord('unique')) {
       if (this.isWord('nulls')) throw this.unsupported('UNIQUE NULLS [NOT] DISTINCT');
       return { kind: 'Unique', pos, name, columns: this.indexColumns() };
@@ -209,7 +221,8 @@ export abstract class StatementParser extends QueryParser {
     const tok = this.peek();
     if (tok.type === 'word') {
       if (tok.value === 'check') return this.unsupported('CHECK constraints', tok);
-      if (tok.value === 'foreign' || tok.value === 'references') return this.unsupported('FOREIGN KEY constraints', tok);
+      if (tok.value === 'foreign' || tok.value === 'references')
+        return this.unsupported('FOREIGN KEY constraints', tok);
       if (tok.value === 'exclude') return this.unsupported('EXCLUDE constraints', tok);
     }
     return this.error(expected);
@@ -225,7 +238,8 @@ export abstract class StatementParser extends QueryParser {
       const name = this.identifier('a column name');
       if (this.isOp('(') || this.isOp('.')) throw this.unsupported('indexes on expressions', tok);
       if (this.isWord('collate')) throw this.unsupported('COLLATE', this.peek());
-      const direction = this.acceptWord('desc') ? 'DESC' : (this.acceptWord('asc'), 'ASC');
+      const direction = this.acceptWord('desc') ? 'DESC' : 'ASC';
+      if (direction === 'ASC') this.acceptWord('asc');
       if (this.isWord('nulls')) throw this.unsupported('NULLS FIRST/LAST in keys and indexes');
       columns.push({ kind: 'IndexColumn', pos: tok.pos, name, direction });
     } while (this.acceptOp(','));
@@ -253,7 +267,10 @@ export abstract class StatementParser extends QueryParser {
         if (defaultExpr !== undefined) throw this.error(`a single DEFAULT for column "${name}"`, tok);
         defaultExpr = this.parseExpr(PREC.COMPARE);
       } else if (this.isWord('generated') || this.isWord('collate')) {
-        throw this.unsupported(this.peek().value === 'collate' ? 'COLLATE' : 'generated columns', this.peek());
+        throw this.unsupported(
+          this.peek().value === 'collate' ? 'COLLATE' : 'generated columns',
+          this.peek(),
+        );
       } else if (this.isWord('check') || this.isWord('references')) {
         throw this.#unsupportedConstraint('');
       } else if (tok !== this.peek()) {

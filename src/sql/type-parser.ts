@@ -90,7 +90,8 @@ export class TypeParser extends TokenCursor {
     const pos = tok.pos;
     const word = tok.value;
     const simple = SIMPLE_TYPES[word];
-    if (simple !== undefined) return { kind: 'TypeName', pos, name: simple, precision: undefined, scale: undefined };
+    if (simple !== undefined)
+      return { kind: 'TypeName', pos, name: simple, precision: undefined, scale: undefined };
     switch (word) {
       case 'double':
         this.acceptWord('precision');
@@ -149,7 +150,10 @@ export class TypeParser extends TokenCursor {
     const mods = this.#modifiers(2);
     const [precision, scale] = mods ?? [undefined, undefined];
     if (precision !== undefined && (precision < 1 || precision > MAX_NUMERIC_PRECISION)) {
-      throw this.#badModifier(tok, `NUMERIC precision ${precision} must be between 1 and ${MAX_NUMERIC_PRECISION}`);
+      throw this.#badModifier(
+        tok,
+        `NUMERIC precision ${precision} must be between 1 and ${MAX_NUMERIC_PRECISION}`,
+      );
     }
     if (precision !== undefined && scale !== undefined && scale > precision) {
       throw this.#badModifier(tok, `NUMERIC scale ${scale} must be between 0 and precision ${precision}`);
@@ -173,8 +177,12 @@ export class TypeParser extends TokenCursor {
   }
 
   #badModifier(tok: Token, message: string): SqlError {
-    return new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', `${message} (line ${tok.pos.line}, column ${tok.pos.column})`, {
-      position: tok.pos,
-    });
+    return new SqlError(
+      'ERR_SQL_INVALID_PARAMETER_VALUE',
+      `${message} (line ${tok.pos.line}, column ${tok.pos.column})`,
+      {
+        position: tok.pos,
+      },
+    );
   }
 }

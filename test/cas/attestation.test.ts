@@ -85,7 +85,10 @@ describe('attestation decisions', () => {
     assert.equal(grant.simulation, true);
     const cert = new X509Certificate(grant.certificate);
     assert.ok(cert.checkIssued(new X509Certificate(grant.caCertificate)));
-    assert.match(cert.subjectAltName ?? '', new RegExp(`securecloud://service/mdc/instance/${grant.instanceId}`));
+    assert.match(
+      cert.subjectAltName ?? '',
+      new RegExp(`securecloud://service/mdc/instance/${grant.instanceId}`),
+    );
     cas.release(cert, grant.instanceId);
   });
 
@@ -95,7 +98,11 @@ describe('attestation decisions', () => {
     await refusedWith(cas, input, 'nonce-unknown-or-replayed');
     await refusedWith(cas, { ...input, nonce: randomBytes(32).toString('hex') }, 'nonce-unknown-or-replayed');
     const forBilling = cas.createNonce('billing').nonce;
-    await refusedWith(cas, { ...(await mdc.request(cas, 'mdc')), nonce: forBilling }, 'nonce-unknown-or-replayed');
+    await refusedWith(
+      cas,
+      { ...(await mdc.request(cas, 'mdc')), nonce: forBilling },
+      'nonce-unknown-or-replayed',
+    );
     cas.release(new X509Certificate(grant.certificate), grant.instanceId);
   });
 
@@ -169,7 +176,10 @@ describe('attestation decisions', () => {
 
   it('accepts heartbeats only with the instance certificate', async () => {
     const g = await cas.attest(await mdc.request(cas, 'mdc'));
-    assert.throws(() => cas.heartbeat(null, g.instanceId), (e) => e instanceof CasError && e.code === 'ERR_UNAUTHORIZED');
+    assert.throws(
+      () => cas.heartbeat(null, g.instanceId),
+      (e) => e instanceof CasError && e.code === 'ERR_UNAUTHORIZED',
+    );
     const alien = new X509Certificate(
       (await import('../../src/cas/ca.ts')).CasCa.create().issueServiceCertificate(
         'mdc',
@@ -177,7 +187,10 @@ describe('attestation decisions', () => {
         generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
       ),
     );
-    assert.throws(() => cas.heartbeat(alien, g.instanceId), (e) => e instanceof CasError && e.code === 'ERR_UNAUTHORIZED');
+    assert.throws(
+      () => cas.heartbeat(alien, g.instanceId),
+      (e) => e instanceof CasError && e.code === 'ERR_UNAUTHORIZED',
+    );
     assert.throws(
       () => cas.heartbeat(new X509Certificate(g.certificate), 'another'),
       (e) => e instanceof CasError && e.code === 'ERR_FORBIDDEN',
@@ -214,9 +227,18 @@ describe('attestation decisions', () => {
 
   it('counts attestations by result and reason in the metrics', () => {
     const text = cas.registry.render();
-    assert.match(text, /securecloud_cas_attestations_total\{result="granted",reason="none",service="mdc"\} \d+/);
-    assert.match(text, /securecloud_cas_attestations_total\{result="refused",reason="binding-mismatch",service="mdc"\} 2/);
-    assert.match(text, /securecloud_cas_attestations_total\{result="refused",reason="service-unknown",service="\(unknown\)"\} 1/);
+    assert.match(
+      text,
+      /securecloud_cas_attestations_total\{result="granted",reason="none",service="mdc"\} \d+/,
+    );
+    assert.match(
+      text,
+      /securecloud_cas_attestations_total\{result="refused",reason="binding-mismatch",service="mdc"\} 2/,
+    );
+    assert.match(
+      text,
+      /securecloud_cas_attestations_total\{result="refused",reason="service-unknown",service="\(unknown\)"\} 1/,
+    );
     assert.match(text, /securecloud_cas_evidence_verification_duration_seconds_count\{platform="sim"\} \d+/);
     assert.match(text, /securecloud_cas_policy_version\{name="smart-metering"\} 3/);
   });
@@ -241,7 +263,11 @@ describe('appraisal of real SGX evidence (dcap-qvl vector)', () => {
 
   const service = (extra: Record<string, unknown>) => {
     const p = basePolicy();
-    (p.services as Record<string, unknown>).mdc = { accept: [{ measurement: mrenclave }], allowDebug: true, ...extra };
+    (p.services as Record<string, unknown>).mdc = {
+      accept: [{ measurement: mrenclave }],
+      allowDebug: true,
+      ...extra,
+    };
     return parsePolicy(JSON.stringify(p)).services.mdc!;
   };
 
@@ -265,7 +291,10 @@ describe('appraisal of real SGX evidence (dcap-qvl vector)', () => {
   });
 
   it('accepts it when the status and every advisory are tolerated', () => {
-    const tcb = { accept: ['ConfigurationAndSWHardeningNeeded'], advisories: ['INTEL-SA-00289', 'INTEL-SA-00615'] };
+    const tcb = {
+      accept: ['ConfigurationAndSWHardeningNeeded'],
+      advisories: ['INTEL-SA-00289', 'INTEL-SA-00615'],
+    };
     assert.equal(appraise(service({ tcb }), result, 'mdc'), null);
   });
 

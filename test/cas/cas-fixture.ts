@@ -54,7 +54,10 @@ export function memoryLogger(): CasLogger & { lines: string[] } {
 
 /** Opens a CAS on the sim backend in `dir`. */
 export async function openCas(dir: string, options: Partial<CasServiceOptions> = {}): Promise<CasService> {
-  const backend = await createSimBackend({ measurement: CAS_MEASUREMENT, stateDir: join(dir, 'sim-platform') });
+  const backend = await createSimBackend({
+    measurement: CAS_MEASUREMENT,
+    stateDir: join(dir, 'sim-platform'),
+  });
   return CasService.open({ dataDir: dir, backend, measurement: CAS_MEASUREMENT, ...options });
 }
 
@@ -109,7 +112,11 @@ export function signed(text: string, ...signers: TestUser[]): { user: string; si
 }
 
 /** Applies `policy` (object or text) signed by `signers` (default: owner). */
-export async function apply(cas: CasService, policy: Record<string, unknown> | string, ...signers: TestUser[]) {
+export async function apply(
+  cas: CasService,
+  policy: Record<string, unknown> | string,
+  ...signers: TestUser[]
+) {
   const text = typeof policy === 'string' ? policy : JSON.stringify(policy, null, 2);
   return cas.applyPolicy(text, signed(text, ...(signers.length > 0 ? signers : [owner])));
 }
@@ -119,7 +126,11 @@ export async function simService(
   dir: string,
   identity: Omit<SimBackendOptions, 'stateDir' | 'signal'>,
 ): Promise<{
-  request(cas: CasService, service: string, tweak?: { nonce?: string; key?: KeyObject }): Promise<AttestInput>;
+  request(
+    cas: CasService,
+    service: string,
+    tweak?: { nonce?: string; key?: KeyObject },
+  ): Promise<AttestInput>;
 }> {
   const backend = await createSimBackend({ ...identity, stateDir: join(dir, 'sim-platform') });
   return {

@@ -21,7 +21,10 @@ import {
   tempDir,
 } from './cas-fixture.ts';
 
-async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: CasErrorCode): Promise<CasError> {
+async function rejectsWith(
+  promise: Promise<unknown> | (() => unknown),
+  code: CasErrorCode,
+): Promise<CasError> {
   try {
     await (typeof promise === 'function' ? promise() : promise);
   } catch (err) {
@@ -41,7 +44,10 @@ describe('policy updates', () => {
       const first = text(basePolicy());
       const unsigned = await rejectsWith(cas.applyPolicy(first, []), 'ERR_POLICY_SIGNATURE');
       assert.match(unsigned.message, /unsigned/);
-      const auditor = await rejectsWith(cas.applyPolicy(first, signed(first, reader)), 'ERR_POLICY_SIGNATURE');
+      const auditor = await rejectsWith(
+        cas.applyPolicy(first, signed(first, reader)),
+        'ERR_POLICY_SIGNATURE',
+      );
       assert.match(auditor.message, /"reader".*update-policy/);
       const stranger = makeUser('owner');
       await rejectsWith(cas.applyPolicy(first, signed(first, stranger)), 'ERR_POLICY_SIGNATURE');
@@ -63,13 +69,19 @@ describe('policy updates', () => {
     try {
       const v1 = await apply(cas, basePolicy({ updateThreshold: 2 }), owner, second);
       const stale = text(basePolicy({ predecessor: 'ab'.repeat(32), name: 'v2' }));
-      const err = await rejectsWith(cas.applyPolicy(stale, signed(stale, owner, second)), 'ERR_POLICY_PREDECESSOR');
+      const err = await rejectsWith(
+        cas.applyPolicy(stale, signed(stale, owner, second)),
+        'ERR_POLICY_PREDECESSOR',
+      );
       assert.match(err.message, new RegExp(v1.hash));
       const v2 = text(basePolicy({ predecessor: v1.hash, name: 'v2' }));
       await rejectsWith(cas.applyPolicy(v2, signed(v2, owner)), 'ERR_POLICY_SIGNATURE');
       await rejectsWith(cas.applyPolicy(v2, signed(v2, owner, owner)), 'ERR_POLICY_SIGNATURE');
       await rejectsWith(cas.applyPolicy(v2, signed(v2, owner, reader)), 'ERR_POLICY_SIGNATURE');
-      const forged = [...signed(v2, owner), { user: 'second', signature: signPolicy('other text', second.key) }];
+      const forged = [
+        ...signed(v2, owner),
+        { user: 'second', signature: signPolicy('other text', second.key) },
+      ];
       const bad = await rejectsWith(cas.applyPolicy(v2, forged), 'ERR_POLICY_SIGNATURE');
       assert.match(bad.message, /signature of "second" does not verify/);
       const ok = await cas.applyPolicy(v2, signed(v2, owner, second));
@@ -92,8 +104,14 @@ describe('policy updates', () => {
       const v1 = await apply(cas, basePolicy());
       const newcomer = makeUser('newcomer');
       const p = basePolicy({ predecessor: v1.hash });
-      (p.users as Record<string, unknown>).newcomer = { certificate: newcomer.certificatePem, roles: ['owner'] };
-      const err = await rejectsWith(cas.applyPolicy(text(p), signed(text(p), newcomer)), 'ERR_POLICY_SIGNATURE');
+      (p.users as Record<string, unknown>).newcomer = {
+        certificate: newcomer.certificatePem,
+        roles: ['owner'],
+      };
+      const err = await rejectsWith(
+        cas.applyPolicy(text(p), signed(text(p), newcomer)),
+        'ERR_POLICY_SIGNATURE',
+      );
       assert.match(err.message, /not a user of the policy in force/);
     } finally {
       await cas.close();
@@ -212,7 +230,10 @@ describe('state', () => {
     await (await openCas(dir)).close();
     const { createSimBackend } = await import('../../src/tee/index.ts');
     const { CasService } = await import('../../src/cas/cas-service.ts');
-    const other = await createSimBackend({ measurement: 'ee'.repeat(32), stateDir: join(dir, 'sim-platform') });
+    const other = await createSimBackend({
+      measurement: 'ee'.repeat(32),
+      stateDir: join(dir, 'sim-platform'),
+    });
     const err = await rejectsWith(
       CasService.open({ dataDir: dir, backend: other, measurement: 'ee'.repeat(32) }),
       'ERR_STATE_TAMPERED',
@@ -251,7 +272,8 @@ describe('secrecy', () => {
     const logger = memoryLogger();
     const cas: CasService = await openCas(dir, { logger });
     const errors: string[] = [];
-    const capture = async (p: Promise<unknown>) => p.catch((e: Error) => errors.push(`${e.message} ${String(e.cause ?? '')}`));
+    const capture = async (p: Promise<unknown>) =>
+      p.catch((e: Error) => errors.push(`${e.message} ${String(e.cause ?? '')}`));
     try {
       await apply(cas, basePolicy());
       await cas.putSecret(owner.spki, 'utilityToken', Buffer.from('utility-token-value-42'));
@@ -264,7 +286,8 @@ describe('secrecy', () => {
       const values = ['utility-token-value-42', Buffer.from('utility-token-value-42').toString('hex')];
       for (const name of ['dbKey', 'dbPassword', 'inmetro', 'apiCert']) {
         const fields = (await cas.getSecret(owner.spki, name)).fields;
-        for (const [field, v] of Object.entries(fields)) if (!/public|^pem$|chainPem/.test(field)) values.push(v);
+        for (const [field, v] of Object.entries(fields))
+          if (!/public|^pem$|chainPem/.test(field)) values.push(v);
       }
       for (const v of Object.values(grant.env)) values.push(v);
       await cas.close();
@@ -277,7 +300,10 @@ describe('secrecy', () => {
       assert.ok(logger.lines.length >= 3 && errors.length === 4);
       for (const [where, text] of Object.entries(haystacks)) {
         for (const v of values) {
-          const probe = v.replace(/-----[A-Z ]+-----/g, '').trim().slice(0, 40);
+          const probe = v
+            .replace(/-----[A-Z ]+-----/g, '')
+            .trim()
+            .slice(0, 40);
           assert.ok(!text.includes(probe), `a secret value appears in the ${where}`);
         }
       }

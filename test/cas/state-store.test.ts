@@ -226,6 +226,20 @@ describe('StateStore: recovery after the sealer changes', () => {
     );
   });
 
+  it('rewrites a damaged recovery file when the CAS opens with its recovery keys', async () => {
+    const dir = await sealedWithRecovery();
+    const path = join(dir, 'state-key.recovery.json');
+    const file = JSON.parse(await readFile(path, 'utf8'));
+    file.wraps[0].tag = Buffer.alloc(16).toString('base64');
+    await writeFile(path, JSON.stringify(file));
+    await StateStore.open(dir, sealer1, { recoveryPublicKeys: pubs });
+    const recovered = await StateStore.recover(dir, sealer2, createPrivateKey(x25519.privatePem));
+    assert.deepEqual(await recovered.load(), { secret: SECRET, policies: ['p1'] });
+    await writeFile(path, 'not json');
+    await StateStore.open(dir, sealer2, { recoveryPublicKeys: pubs });
+    assert.equal(JSON.parse(await readFile(path, 'utf8')).wraps.length, 2);
+  });
+
   it('refuses recovery keys of other types', async () => {
     const ed = generateKeyPairSync('ed25519').publicKey;
     await assert.rejects(StateStore.open(freshDir(), sealer1, { recoveryPublicKeys: [ed] }), TypeError);

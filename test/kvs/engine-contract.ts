@@ -7,9 +7,20 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { isKvsError, type KvsErrorCode } from '../../src/kvs/errors.ts';
-import type { BatchOp, KeyValue, ScanRange, StorageEngine } from '../../src/kvs/types.ts';
+import { isKvsError } from '../../src/kvs/errors.ts';
+import type { BatchOp, ScanRange, StorageEngine } from '../../src/kvs/types.ts';
 import { prng } from '../support/prng.ts';
+import {
+  b,
+  checkAgainstModel,
+  collect,
+  fromHex,
+  hex,
+  pairs,
+  referenceScan,
+  rejectsWithCode,
+  text,
+} from './kvs-test-helpers.ts';
 
 /** An engine prepared for the contract, with what must be cleaned up after it. */
 export interface EngineUnderTest {
@@ -17,43 +28,6 @@ export interface EngineUnderTest {
   /** Releases what the engine used (files, tables). The engine is already closed. */
   dispose(): Promise<void>;
 }
-
-/** Bytes from numbers. */
-export const b = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
-/** Lowercase hex of bytes. */
-export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
-const text = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
-
-/** Every entry of a scan. */
-export async function collect(entries: AsyncIterable<KeyValue>): Promise<KeyValue[]> {
-  const out: KeyValue[] = [];
-  for await (const e of entries) out.push(e);
-  return out;
-}
-
-/** Asserts that `promise` rejects with a KvsError of `code`. */
-export async function rejectsWithCode(promise: Promise<unknown>, code: KvsErrorCode): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isKvsError(err), `expected a KvsError ${code}, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  });
-}
-
-/** The entries of `model` (hex key → hex value) that `range` selects, in scan order. */
-export function referenceScan(model: ReadonlyMap<string, string>, range: ScanRange): [string, string][] {
-  const start = range.start && hex(range.start);
-  const end = range.end && hex(range.end);
-  const prefix = range.prefix ? hex(range.prefix) : '';
-  const keys = [...model.keys()]
-    .filter((k) => (start === undefined || k >= start) && (end === undefined || k < end) && k.startsWith(prefix))
-    .sort();
-  if (range.reverse) keys.reverse();
-  return keys.slice(0, range.limit ?? keys.length).map((k) => [k, model.get(k) as string]);
-}
-
-const pairs = (entries: KeyValue[]): [string, string][] => entries.map((e) => [hex(e.key), hex(e.value)]);
 
 /** Runs the engine contract against the engines `make` prepares. */
 export function runEngineContract(name: string, make: () => Promise<EngineUnderTest>): void {
@@ -100,12 +74,24 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
     it('keeps binary keys with 0x00 and 0xff bytes apart', async () => {
       const keys = [b(0), b(0, 0), b(0, 0xff), b(0xff), b(0xff, 0), b(0xff, 0xff), b(0xff, 0xff, 0xff)];
       for (const [i, key] of keys.entries()) await engine.put(key, b(i));
-      for (const [i, key] of keys.entries()) assert.equal(hex((await engine.get(key)) as Uint8Array), hex(b(i)));
+      for (const [i, key] of keys.entries())
+        assert.equal(hex((await engine.get(key)) as Uint8Array), hex(b(i)));
       assert.equal(await engine.get(b(0, 0, 0)), undefined);
     });
 
     it('orders keys by unsigned bytes, shorter first on a common prefix', async () => {
-      const sorted = [b(0), b(0, 0), b(1), b(1, 0), b(1, 0xff), b(2), b(0x7f), b(0x80), b(0xff), b(0xff, 0xff)];
+      const sorted = [
+        b(0),
+        b(0, 0),
+        b(1),
+        b(1, 0),
+        b(1, 0xff),
+        b(2),
+        b(0x7f),
+        b(0x80),
+        b(0xff),
+        b(0xff, 0xff),
+      ];
       const random = prng(7);
       const shuffled = [...sorted];
       for (let i = shuffled.length - 1; i > 0; i--) {
@@ -125,19 +111,56 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
 
     it('scans every start/end/prefix/limit combination forwards and backwards like the reference', async () => {
       const model = new Map<string, string>();
-      for (const k of ['00', '0000', '01', '0100', '0101', '01ff', '02', '0200', '7f', '80', 'fe', 'feff', 'ff', 'ff00', 'ffff', 'ffffff']) {
+      for (const k of [
+        '00',
+        '0000',
+        '01',
+        '0100',
+        '0101',
+        '01ff',
+        '02',
+        '0200',
+        '7f',
+        '80',
+        'fe',
+        'feff',
+        'ff',
+        'ff00',
+        'ffff',
+        'ffffff',
+      ]) {
         model.set(k, `${k}aa`);
       }
       await load(model);
-      const bounds: (Uint8Array | undefined)[] = [undefined, b(0), b(1), b(1, 0), b(1, 0x80), b(2), b(0xff), b(0xff, 0xff, 0xff, 0xff)];
-      const prefixes: (Uint8Array | undefined)[] = [undefined, new Uint8Array(0), b(1), b(0xff), b(0xff, 0xff), b(3)];
+      const bounds: (Uint8Array | undefined)[] = [
+        undefined,
+        b(0),
+        b(1),
+        b(1, 0),
+        b(1, 0x80),
+        b(2),
+        b(0xff),
+        b(0xff, 0xff, 0xff, 0xff),
+      ];
+      const prefixes: (Uint8Array | undefined)[] = [
+        undefined,
+        new Uint8Array(0),
+        b(1),
+        b(0xff),
+        b(0xff, 0xff),
+        b(3),
+      ];
       for (const start of bounds) {
         for (const end of [undefined, b(1, 0xff), b(0xff), new Uint8Array(0)]) {
           for (const prefix of prefixes) {
             for (const reverse of [false, true]) {
               for (const limit of [undefined, 0, 1, 3]) {
                 const range: ScanRange = { start, end, prefix, reverse, limit };
-                assert.deepEqual(pairs(await collect(engine.scan(range))), referenceScan(model, range), JSON.stringify({ start, end, prefix, reverse, limit }));
+                assert.deepEqual(
+                  pairs(await collect(engine.scan(range))),
+                  referenceScan(model, range),
+                  JSON.stringify({ start, end, prefix, reverse, limit }),
+                );
               }
             }
           }
@@ -146,7 +169,14 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
     });
 
     it('scans a prefix of 0xff bytes up to the end of the key space', async () => {
-      for (const k of [b(0xfe, 0xff), b(0xff), b(0xff, 0), b(0xff, 0xff), b(0xff, 0xff, 0xff), b(0xff, 0xff, 0xff, 0)]) {
+      for (const k of [
+        b(0xfe, 0xff),
+        b(0xff),
+        b(0xff, 0),
+        b(0xff, 0xff),
+        b(0xff, 0xff, 0xff),
+        b(0xff, 0xff, 0xff, 0),
+      ]) {
         await engine.put(k, b(1));
       }
       const keys = async (range: ScanRange) => (await collect(engine.scan(range))).map((e) => hex(e.key));
@@ -190,9 +220,21 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
     it('applies nothing of a batch that fails midway', async () => {
       await engine.put(b(1), b(1));
       const bad = [
-        [{ type: 'put', key: b(2), value: b(2) }, { type: 'delete', key: b(1) }, { type: 'put', key: 'x', value: b(0) }],
-        [{ type: 'put', key: b(2), value: b(2) }, { type: 'delete', key: b(1) }, { type: 'merge', key: b(3) }],
-        [{ type: 'put', key: b(2), value: b(2) }, { type: 'delete', key: b(1) }, { type: 'put', key: b(4), value: null }],
+        [
+          { type: 'put', key: b(2), value: b(2) },
+          { type: 'delete', key: b(1) },
+          { type: 'put', key: 'x', value: b(0) },
+        ],
+        [
+          { type: 'put', key: b(2), value: b(2) },
+          { type: 'delete', key: b(1) },
+          { type: 'merge', key: b(3) },
+        ],
+        [
+          { type: 'put', key: b(2), value: b(2) },
+          { type: 'delete', key: b(1) },
+          { type: 'put', key: b(4), value: null },
+        ],
         [{ type: 'put', key: b(2), value: b(2) }, { type: 'delete', key: b(1) }, null],
       ];
       for (const ops of bad) await assert.rejects(engine.batch(ops as BatchOp[]), TypeError);
@@ -203,6 +245,27 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
       ];
       await rejectsWithCode(engine.batch(tooLong), 'ERR_KVS_LIMIT');
       assert.deepEqual(pairs(await collect(engine.scan({}))), [['01', '01']]);
+    });
+
+    it('applies a batch aborted while under way fully or not at all', async () => {
+      await engine.put(b(0, 0), b(1));
+      const ops: BatchOp[] = [{ type: 'delete', key: b(0, 0) }];
+      for (let i = 0; i < 3000; i++)
+        ops.push({ type: 'put', key: b(1, i >> 8, i & 0xff), value: b(i & 0xff) });
+      const controller = new AbortController();
+      const outcome = engine.batch(ops, { signal: controller.signal }).then(
+        () => 'applied',
+        (err: unknown) => {
+          assert.ok(isKvsError(err, 'ERR_KVS_ABORTED'), String(err));
+          return 'aborted';
+        },
+      );
+      setImmediate(() => controller.abort());
+      const result = await outcome;
+      const count = (await collect(engine.scan({ prefix: b(1) }))).length;
+      const deleted = (await engine.get(b(0, 0))) === undefined;
+      if (result === 'applied') assert.deepEqual([count, deleted], [3000, true]);
+      else assert.deepEqual([count, deleted], [0, false], 'an aborted batch left a partial state');
     });
 
     it('round-trips 1 MiB values through put, batch and scan', async () => {
@@ -287,13 +350,18 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
       await rejectsWithCode(engine.get(b(1), { signal }), 'ERR_KVS_ABORTED');
       await rejectsWithCode(engine.put(b(2), b(2), { signal }), 'ERR_KVS_ABORTED');
       await rejectsWithCode(engine.delete(b(1), { signal }), 'ERR_KVS_ABORTED');
-      await rejectsWithCode(engine.batch([{ type: 'put', key: b(3), value: b(3) }], { signal }), 'ERR_KVS_ABORTED');
+      await rejectsWithCode(
+        engine.batch([{ type: 'put', key: b(3), value: b(3) }], { signal }),
+        'ERR_KVS_ABORTED',
+      );
       await rejectsWithCode(collect(engine.scan({}, { signal })), 'ERR_KVS_ABORTED');
       assert.deepEqual(pairs(await collect(engine.scan({}))), [['01', '01']]);
     });
 
     it('stops a scan with ERR_KVS_ABORTED when its signal aborts midway', async () => {
-      await engine.batch(Array.from({ length: 50 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })));
+      await engine.batch(
+        Array.from({ length: 50 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })),
+      );
       const controller = new AbortController();
       let seen = 0;
       await rejectsWithCode(
@@ -308,8 +376,31 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
       assert.equal(seen, 5);
     });
 
+    it('keeps a scan ordered and complete for untouched keys while writes land', async () => {
+      await engine.batch(
+        Array.from({ length: 200 }, (_, i): BatchOp => ({ type: 'put', key: b(1, i), value: b(i) })),
+      );
+      for (const reverse of [false, true]) {
+        const seen: string[] = [];
+        for await (const { key } of engine.scan({ prefix: b(1), reverse })) {
+          seen.push(hex(key));
+          if (seen.length % 20 === 0) {
+            const i = key[1] as number;
+            await engine.put(b(1, i, 1), b(0));
+            await engine.batch([{ type: 'put', key: b(1, 255 - i, 1), value: b(0) }]);
+          }
+        }
+        const sorted = [...seen].sort();
+        assert.deepEqual(seen, reverse ? sorted.reverse() : sorted, 'out of order');
+        assert.equal(new Set(seen).size, seen.length, 'a key came twice');
+        for (let i = 0; i < 200; i++) assert.ok(seen.includes(hex(b(1, i))), `key ${i} missing`);
+      }
+    });
+
     it('stays usable after scans left early', async () => {
-      await engine.batch(Array.from({ length: 10 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })));
+      await engine.batch(
+        Array.from({ length: 10 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })),
+      );
       for (let i = 0; i < 30; i++) {
         for await (const _ of engine.scan({ reverse: i % 2 === 1 })) break;
       }
@@ -318,7 +409,9 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
     });
 
     it('raises ERR_KVS_CLOSED after close, also in a scan under way, and closes twice quietly', async () => {
-      await engine.batch(Array.from({ length: 10 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })));
+      await engine.batch(
+        Array.from({ length: 10 }, (_, i): BatchOp => ({ type: 'put', key: b(i), value: b(i) })),
+      );
       const running = engine.scan({})[Symbol.asyncIterator]();
       assert.equal((await running.next()).done, false);
       await engine.close();
@@ -333,44 +426,8 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
 
     it('matches a sorted reference under random operations (seeded)', async () => {
       for (const seed of [1, 2, 3]) {
-        const random = prng(seed);
-        const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
-        const alphabet = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff];
-        const randomKey = () => Uint8Array.from({ length: 1 + Math.floor(random() * 3) }, () => pick(alphabet));
-        const model = new Map<string, string>();
         for (const { key } of await collect(engine.scan({}))) await engine.delete(key);
-        for (let step = 0; step < 250; step++) {
-          const r = random();
-          if (r < 0.45) {
-            const key = randomKey();
-            const value = Uint8Array.from({ length: Math.floor(random() * 4) }, () => pick(alphabet));
-            await engine.put(key, value);
-            model.set(hex(key), hex(value));
-          } else if (r < 0.6) {
-            const key = randomKey();
-            assert.equal(await engine.delete(key), model.delete(hex(key)), `seed ${seed} step ${step}`);
-          } else if (r < 0.75) {
-            const ops = Array.from({ length: 1 + Math.floor(random() * 5) }, (): BatchOp =>
-              random() < 0.7 ? { type: 'put', key: randomKey(), value: b(step & 0xff) } : { type: 'delete', key: randomKey() },
-            );
-            await engine.batch(ops);
-            for (const op of ops) {
-              if (op.type === 'put') model.set(hex(op.key), hex(op.value));
-              else model.delete(hex(op.key));
-            }
-          } else {
-            const range: ScanRange = {
-              ...(random() < 0.5 && { start: randomKey() }),
-              ...(random() < 0.5 && { end: randomKey() }),
-              ...(random() < 0.3 && { prefix: randomKey().subarray(0, 1 + Math.floor(random() * 2)) }),
-              reverse: random() < 0.5,
-              ...(random() < 0.4 && { limit: Math.floor(random() * 6) }),
-            };
-            assert.deepEqual(pairs(await collect(engine.scan(range))), referenceScan(model, range), `seed ${seed} step ${step}`);
-          }
-        }
-        assert.deepEqual(pairs(await collect(engine.scan({}))), referenceScan(model, {}));
-        assert.deepEqual(pairs(await collect(engine.scan({ reverse: true }))), referenceScan(model, { reverse: true }));
+        await checkAgainstModel(engine, seed);
       }
     });
   });

@@ -3,6 +3,7 @@
  * PostgreSQL (a table per test, dropped after; skipped loudly when unreachable, except in CI), and
  * the secure store over memory and over encrypted LMDB.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -50,3 +51,36 @@ if (unavailable === undefined || process.env.CI === 'true') {
     });
   });
 }
+
+describe('snapshot scans (memory, lmdb)', () => {
+  for (const [name, make] of [
+    ['memory', async () => ({ engine: createMemoryEngine(), dispose: async () => undefined })],
+    ['lmdb', () => lmdbUnderTest(true)],
+  ] as const) {
+    it(`does not show writes made during a ${name} scan`, async () => {
+      const { engine, dispose } = await make();
+      try {
+        await engine.batch(
+          Array.from({ length: 10 }, (_, i) => ({
+            type: 'put' as const,
+            key: Uint8Array.of(i),
+            value: Uint8Array.of(i),
+          })),
+        );
+        const seen: number[] = [];
+        for await (const { key } of engine.scan({})) {
+          seen.push(key[0] as number);
+          if (key[0] === 2) {
+            await engine.put(Uint8Array.of(5, 5), Uint8Array.of(0));
+            await engine.delete(Uint8Array.of(7));
+          }
+        }
+        assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        assert.equal(await engine.get(Uint8Array.of(7)), undefined);
+      } finally {
+        await engine.close();
+        await dispose();
+      }
+    });
+  }
+});

@@ -20,7 +20,11 @@ export function uniqueTable(): string {
 export async function postgresUnavailable(): Promise<string | undefined> {
   const table = uniqueTable();
   try {
-    const engine = await createPostgresEngine({ url: POSTGRES_URL, table, pool: { max: 1, connectionTimeoutMs: 3000 } });
+    const engine = await createPostgresEngine({
+      url: POSTGRES_URL,
+      table,
+      pool: { max: 1, connectionTimeoutMs: 3000 },
+    });
     await engine.close();
     await dropPostgresTable({ url: POSTGRES_URL, table });
     return undefined;

@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { createKeyring, type Keyring, PSEUDONYM_BYTES, sealedKeyId, VALUE_OVERHEAD } from '../../src/kvs/keyring.ts';
+import {
+  createKeyring,
+  type Keyring,
+  PSEUDONYM_BYTES,
+  sealedKeyId,
+  VALUE_OVERHEAD,
+} from '../../src/kvs/keyring.ts';
 import { createMemoryEngine } from '../../src/kvs/memory-engine.ts';
 import { createSecureStore } from '../../src/kvs/secure-store.ts';
 import type { KeyValue, OpOptions, ScanRange, StorageEngine } from '../../src/kvs/types.ts';
-import { b, collect, hex, rejectsWithCode } from './engine-contract.ts';
+import { b, collect, hex, rejectsWithCode, text } from './kvs-test-helpers.ts';
 
-const text = (s: string): Uint8Array => new Uint8Array(Buffer.from(s));
-
-function setup(namespace = 'db1', keyring: Keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] })) {
+function setup(
+  namespace = 'db1',
+  keyring: Keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] }),
+) {
   const raw = createMemoryEngine();
   const store = createSecureStore(raw, keyring, { namespace });
   return { raw, store, keyring };
@@ -36,7 +43,10 @@ describe('secure store', () => {
     }
     const sealed = (await raw.get(text('meter|42'))) as Uint8Array;
     assert.equal(sealed.length, `${marker} reading 17.5 kWh`.length + VALUE_OVERHEAD);
-    assert.equal(Buffer.from((await store.get(text('meter|42'))) as Uint8Array).toString(), `${marker} reading 17.5 kWh`);
+    assert.equal(
+      Buffer.from((await store.get(text('meter|42'))) as Uint8Array).toString(),
+      `${marker} reading 17.5 kWh`,
+    );
   });
 
   it('uses a fresh nonce for every write of the same value', async () => {
@@ -193,7 +203,10 @@ describe('secure store', () => {
   it('refuses bad namespaces with a TypeError', () => {
     const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
     for (const namespace of ['', 'x'.repeat(256), 42]) {
-      assert.throws(() => createSecureStore(createMemoryEngine(), keyring, { namespace: namespace as string }), TypeError);
+      assert.throws(
+        () => createSecureStore(createMemoryEngine(), keyring, { namespace: namespace as string }),
+        TypeError,
+      );
     }
   });
 });
@@ -231,6 +244,9 @@ describe('keyring', () => {
     assert.notEqual(hex(keyring.pseudonym('meter', text('client-43'))), hex(p));
     const other = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }], pseudonymKey: randomBytes(32) });
     assert.notEqual(hex(other.pseudonym('meter', text('client-42'))), hex(p));
-    assert.throws(() => createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] }).pseudonym('m', b(1)), TypeError);
+    assert.throws(
+      () => createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] }).pseudonym('m', b(1)),
+      TypeError,
+    );
   });
 });

@@ -8,10 +8,10 @@ import { CasCa } from '../../src/cas/ca.ts';
 import { generateUserKey } from '../../src/cas/user-keys.ts';
 import {
   createHttpServer,
-  healthRoute,
   HttpError,
   HttpRouter,
   type HttpServer,
+  healthRoute,
   metricsRoute,
 } from '../../src/platform/http.ts';
 import { createHttpClient, HttpClientError } from '../../src/platform/http-client.ts';
@@ -20,7 +20,10 @@ import { createMetricsRegistry } from '../../src/platform/metrics.ts';
 const ca = CasCa.create();
 const serverKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const serverCert = ca.issueTlsCertificate(['localhost', '127.0.0.1'], serverKey.publicKey, 1);
-const tls = { key: serverKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: serverCert };
+const tls = {
+  key: serverKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  cert: serverCert,
+};
 
 class TeapotError extends Error {}
 
@@ -75,7 +78,9 @@ describe('http server over TLS 1.3', () => {
       tls: { ...tls, ca: ca.rootPem, requestCert: true },
       decorate: (body) => ({ ...body, simulation: true }),
       mapError: (err) =>
-        err instanceof TeapotError ? { status: 418, code: 'ERR_TEAPOT', message: 'short and stout' } : undefined,
+        err instanceof TeapotError
+          ? { status: 418, code: 'ERR_TEAPOT', message: 'short and stout' }
+          : undefined,
       onError: (err) => logged.push(err),
     });
     ({ url } = await server.listen(0, '127.0.0.1'));
@@ -197,7 +202,11 @@ describe('http server over TLS 1.3', () => {
 
 describe('http server limits', () => {
   it('cuts a client that sends headers too slowly', async () => {
-    const server = createHttpServer({ router: new HttpRouter(), headersTimeoutMs: 100, requestTimeoutMs: 200 });
+    const server = createHttpServer({
+      router: new HttpRouter(),
+      headersTimeoutMs: 100,
+      requestTimeoutMs: 200,
+    });
     const { port } = await server.listen(0);
     try {
       const socket = netConnect(port, '127.0.0.1');
