@@ -41,12 +41,17 @@ export class CasPersistence {
     recoveryPublicKeys?: readonly KeyObject[],
   ): Promise<CasPersistence> {
     const store = await StateStore.open(dataDir, await backend.sealer(), { recoveryPublicKeys });
-    const saved = await store.load();
-    const state = saved === null ? CasState.create() : CasState.fromJson(saved);
-    if (saved === null) await store.save(state.toJson());
-    const audit = await AuditLog.open(join(dataDir, 'audit.log'), state.auditKeys(), state.auditHead);
-    await writeFile(join(dataDir, 'root.pem'), state.ca.rootPem, { mode: 0o644 });
-    return new CasPersistence(store, state, audit, log);
+    try {
+      const saved = await store.load();
+      const state = saved === null ? CasState.create() : CasState.fromJson(saved);
+      if (saved === null) await store.save(state.toJson());
+      const audit = await AuditLog.open(join(dataDir, 'audit.log'), state.auditKeys(), state.auditHead);
+      await writeFile(join(dataDir, 'root.pem'), state.ca.rootPem, { mode: 0o644 });
+      return new CasPersistence(store, state, audit, log);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
 
   /** The audit log's head (it may be ahead of the sealed one until the next save). */
@@ -54,10 +59,13 @@ export class CasPersistence {
     return this.#audit.head();
   }
 
-  /** Audit entries from `from`. */
-  async entries(from: number): Promise<AuditEntry[]> {
+  /** At most `limit` audit entries from `from`. */
+  async entries(from: number, limit: number): Promise<AuditEntry[]> {
     const out: AuditEntry[] = [];
-    for await (const e of this.#audit.entries({ from })) out.push(e);
+    for await (const e of this.#audit.entries({ from })) {
+      if (out.length >= limit) break;
+      out.push(e);
+    }
     return out;
   }
 

@@ -27,6 +27,7 @@ import {
   CAS_TLS_NAME,
   type CasStatus,
   DEFAULT_LEASE_SECONDS,
+  MAX_AUDIT_PAGE,
   NONCE_TTL_SECONDS,
   type NonceAnswer,
   type PolicyRecord,
@@ -297,10 +298,10 @@ export class CasService {
     return { name, type: secret.type, fields: secretFields(secret) };
   }
 
-  /** Audit entries from `from` (read-audit). */
-  async auditEntries(caller: CallerKey, from = 1): Promise<AuditEntry[]> {
+  /** At most `limit` (default and maximum {@link MAX_AUDIT_PAGE}) audit entries from `from` (read-audit). */
+  async auditEntries(caller: CallerKey, from = 1, limit = MAX_AUDIT_PAGE): Promise<AuditEntry[]> {
     authorizeUser(this.#state.current, caller, 'read-audit');
-    return this.#disk.entries(from);
+    return this.#disk.entries(from, Math.min(limit, MAX_AUDIT_PAGE));
   }
 
   /** A single-use nonce for `service` (60 s). */

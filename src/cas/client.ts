@@ -18,6 +18,7 @@ import {
   CAS_TLS_NAME,
   type CasEvidenceAnswer,
   type CasStatus,
+  MAX_AUDIT_PAGE,
   type NonceAnswer,
   type PolicyRecord,
   type PolicySignature,
@@ -138,13 +139,20 @@ export function createCasClient(options: CasClientOptions): CasClient {
       });
     },
     getSecret: (name) => getJson('GET', `/v1/secrets/${encodeURIComponent(name)}`),
-    audit: async (from) => {
-      const res = await call('GET', `/v1/audit${from === undefined ? '' : `?from=${from}`}`);
-      return res.body
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => parseJson<AuditRecord>(Buffer.from(line)));
+    audit: async (from = 1) => {
+      // Pages of at most MAX_AUDIT_PAGE entries, until a short page.
+      const out: AuditRecord[] = [];
+      for (let next = from; ; ) {
+        const res = await call('GET', `/v1/audit?from=${next}`);
+        const page = res.body
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => parseJson<AuditRecord>(Buffer.from(line)));
+        out.push(...page);
+        if (page.length < MAX_AUDIT_PAGE) return out;
+        next = (page.at(-1)?.seq ?? next) + 1;
+      }
     },
     attestNonce: (service) => getJson('POST', '/v1/attest/nonce', { service }),
     attest: (req) =>

@@ -44,6 +44,7 @@ export {
   type CasEvidenceAnswer,
   type CasStatus,
   DEFAULT_LEASE_SECONDS,
+  MAX_AUDIT_PAGE,
   MAX_BODY_BYTES,
   MAX_EVIDENCE_BYTES,
   NONCE_TTL_SECONDS,

@@ -2,7 +2,12 @@ import type { Platform, TcbStatus } from '../tee/index.ts';
 
 /** What a role may do. */
 export type Permission = 'update-policy' | 'write-secret' | 'read-secret' | 'read-audit';
-export const PERMISSIONS = ['update-policy', 'write-secret', 'read-secret', 'read-audit'] as const satisfies readonly Permission[];
+export const PERMISSIONS = [
+  'update-policy',
+  'write-secret',
+  'read-secret',
+  'read-audit',
+] as const satisfies readonly Permission[];
 
 /** The secret kinds the CAS generates or stores. */
 export type SecretType = 'symmetric-key' | 'password' | 'key-pair' | 'certificate' | 'user-provided';

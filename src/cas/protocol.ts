@@ -15,6 +15,8 @@ export const MAX_BODY_BYTES = 1 << 20;
 export const MAX_EVIDENCE_BYTES = 64 << 10;
 /** Seconds a nonce stays valid. */
 export const NONCE_TTL_SECONDS = 60;
+/** Most audit entries in one `GET /v1/audit` answer; clients page with `from`. */
+export const MAX_AUDIT_PAGE = 10_000;
 /** Default seconds an instance lease lasts without a heartbeat. */
 export const DEFAULT_LEASE_SECONDS = 60;
 

@@ -2,7 +2,7 @@
 import type { HttpRouter } from '../platform/http.ts';
 import type { CasService } from './cas-service.ts';
 import { CasError } from './errors.ts';
-import { MAX_BODY_BYTES, type PolicySignature } from './protocol.ts';
+import { MAX_AUDIT_PAGE, MAX_BODY_BYTES, type PolicySignature } from './protocol.ts';
 import { base64Value, bodyObject, callerKey, stringField } from './routes-input.ts';
 import { MAX_USER_SECRET_BYTES } from './secrets.ts';
 
@@ -29,7 +29,7 @@ export function addUserRoutes(router: HttpRouter, cas: CasService): void {
     const from = Number(fromText);
     if (!/^\d{1,15}$/.test(fromText) || from < 1)
       throw new CasError('ERR_BAD_REQUEST', '"from" must be a sequence number >= 1', { path: 'from' });
-    const entries = await cas.auditEntries(callerKey(req), from);
+    const entries = await cas.auditEntries(callerKey(req), from, MAX_AUDIT_PAGE);
     return {
       text: entries.map((e) => `${JSON.stringify(e)}\n`).join(''),
       contentType: 'application/x-ndjson',

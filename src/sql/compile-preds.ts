@@ -109,7 +109,7 @@ export function compileLike(e: LikeExpr, ctx: CompileContext): Compiled {
     if (s === null) return null;
     const pattern = re ?? p.eval(row, env);
     if (pattern === null) return null;
-    const regex = typeof pattern === 'string' ? likeRegex(pattern, escape, e.caseInsensitive) : pattern;
+    const regex = pattern instanceof RegExp ? pattern : likeRegex(pattern as string, escape, e.caseInsensitive);
     return regex.test(s as string) !== e.negated;
   });
 }

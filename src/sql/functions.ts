@@ -58,7 +58,7 @@ const RESOLVERS: Record<string, Resolver> = {
     return impl(t, [t], ([x]) => {
       if (t === 'integer') return checkInt4(Math.abs(x as number));
       if (t === 'bigint') return checkInt8((x as bigint) < 0n ? -(x as bigint) : (x as bigint));
-      if (t === 'numeric') return (x as Decimal).sign() < 0 ? (x as Decimal).neg() : x;
+      if (t === 'numeric') return (x as Decimal).sign() < 0 ? (x as Decimal).neg() : (x as Decimal);
       return Math.abs(x as number);
     });
   },
@@ -70,21 +70,21 @@ const RESOLVERS: Record<string, Resolver> = {
       );
     }
     if (types.length !== 1 || !isNumeric(t)) return undefined;
-    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x);
+    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x ?? null);
     return impl('double', ['double'], ([x]) => roundDouble(x as number, true));
   },
   floor: (types) => {
     const t = unary(types, isNumeric);
     if (t === undefined) return undefined;
     if (t === 'numeric') return impl(t, [t], ([x]) => new Decimal((x as Decimal).floor(), 0));
-    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x);
+    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x ?? null);
     return impl('double', ['double'], ([x]) => Math.floor(x as number));
   },
   ceil: (types) => {
     const t = unary(types, isNumeric);
     if (t === undefined) return undefined;
     if (t === 'numeric') return impl(t, [t], ([x]) => new Decimal((x as Decimal).ceil(), 0));
-    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x);
+    if (t === 'integer' || t === 'bigint') return impl(t, [t], ([x]) => x ?? null);
     return impl('double', ['double'], ([x]) => Math.ceil(x as number));
   },
   sqrt: mathFn((x) => {
@@ -111,7 +111,7 @@ const RESOLVERS: Record<string, Resolver> = {
       : undefined,
   replace: (types) =>
     types.length === 3
-      ? impl('text', ['text', 'text', 'text'], ([s, from, to]) => (from === '' ? s : (s as string).split(from as string).join(to as string)))
+      ? impl('text', ['text', 'text', 'text'], ([s, from, to]) => (from === '' ? (s as string) : (s as string).split(from as string).join(to as string)))
       : undefined,
   strpos: (types) =>
     types.length === 2

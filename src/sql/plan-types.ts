@@ -17,8 +17,15 @@ export interface Env {
   readonly signal: AbortSignal | undefined;
   /** The statement's start time (microseconds), what `now()` returns. */
   readonly now: bigint;
+  /** Allocates hidden row ids for tables without a primary key. */
+  readonly rowIds: RowIdSource;
   /** Rows produced per plan node, when EXPLAIN ANALYZE counts them. */
   readonly counts?: Map<PlanNode, number> | undefined;
+}
+
+/** Hands out unique hidden row ids per table. */
+export interface RowIdSource {
+  next(tableId: number, env: Env): Promise<bigint>;
 }
 
 /** Evaluates an expression over one row. */

@@ -302,6 +302,22 @@ describe('appraisal of real SGX evidence (dcap-qvl vector)', () => {
     assert.equal(appraise(service({ platforms: ['tdx'] }), result, 'mdc')?.refusal, 'platform-not-accepted');
   });
 
+  it('refuses tcb-status-not-accepted through the CAS when the policy does not accept UpToDate', async () => {
+    const dir = await tempDir();
+    const cas = await openCas(dir);
+    try {
+      const p = basePolicy();
+      const services = p.services as Record<string, Record<string, unknown>>;
+      services.mdc = { ...services.mdc, tcb: { accept: ['SWHardeningNeeded'] } };
+      await apply(cas, p);
+      const mdc = await simService(dir, { measurement: MDC });
+      const err = await refusedWith(cas, mdc.request(cas, 'mdc'), 'tcb-status-not-accepted');
+      assert.match(err.message, /TCB status UpToDate with advisories none/);
+    } finally {
+      await cas.close();
+    }
+  });
+
   it('reaches binding-mismatch through the CAS with the collateral sent alongside', async () => {
     const dir = await tempDir();
     const cas = await openCas(dir, {

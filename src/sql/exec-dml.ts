@@ -1,0 +1,240 @@
+/** Execution of INSERT (with ON CONFLICT), UPDATE and DELETE, with RETURNING. */
+import { SqlError } from './errors.ts';
+import { type Compiled, checkSignal, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import type { KeyLayout, TableInfo } from './table-info.ts';
+import { TableWriter, uniqueViolation } from './table-writer.ts';
+import { keyString } from './txn.ts';
+import type { Row, Value } from './types.ts';
+
+/** What a DML statement did. */
+export interface DmlResult {
+  readonly rowCount: number;
+  /** RETURNING rows. */
+  readonly rows: Row[];
+}
+
+/** A column assignment: the row position and the value (evaluated over the statement's scope row). */
+export interface Assignment {
+  readonly position: number;
+  readonly value: Compiled;
+}
+
+export interface OnConflictPlan {
+  readonly action: 'nothing' | 'update';
+  /** The constraint named by the conflict target; undefined: any unique constraint. */
+  readonly target: KeyLayout | undefined;
+  /** DO UPDATE SET, over `existing ‖ excluded` rows. */
+  readonly set: readonly Assignment[];
+  readonly where: Compiled | undefined;
+}
+
+async function evalAll(exprs: readonly Compiled[], row: Row, env: Env): Promise<Row> {
+  const out: Row = new Array(exprs.length);
+  for (let i = 0; i < exprs.length; i++) {
+    const c = exprs[i]!;
+    if (c.prepare !== undefined) await c.prepare(row, env);
+    out[i] = c.eval(row, env);
+  }
+  return out;
+}
+
+async function applySet(set: readonly Assignment[], base: Row, scopeRow: Row, env: Env): Promise<Row> {
+  const next = base.slice();
+  const values: Value[] = [];
+  for (const a of set) {
+    if (a.value.prepare !== undefined) await a.value.prepare(scopeRow, env);
+    values.push(a.value.eval(scopeRow, env));
+  }
+  set.forEach((a, i) => {
+    next[a.position] = values[i]!;
+  });
+  return next;
+}
+
+abstract class DmlNode implements PlanNode {
+  abstract readonly label: string;
+  abstract readonly command: 'INSERT' | 'UPDATE' | 'DELETE';
+  readonly children: readonly PlanNode[];
+  readonly columns: readonly OutputColumn[];
+  protected readonly table: TableInfo;
+  protected readonly returning: readonly Compiled[] | undefined;
+
+  constructor(table: TableInfo, source: PlanNode, returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+    this.table = table;
+    this.children = [source];
+    this.returning = returning;
+    this.columns = columns;
+  }
+
+  async details(): Promise<string[]> {
+    return [];
+  }
+
+  async *run(env: Env): AsyncIterable<Row[]> {
+    const r = await this.execute(env);
+    if (r.rows.length > 0) yield r.rows;
+  }
+
+  abstract execute(env: Env): Promise<DmlResult>;
+
+  protected async returned(row: Row, env: Env, out: Row[]): Promise<void> {
+    if (this.returning !== undefined) out.push(await evalAll(this.returning, row, env));
+  }
+
+  protected async source(env: Env): Promise<Row[]> {
+    const rows: Row[] = [];
+    for await (const batch of this.children[0]!.run(env)) for (const r of batch) rows.push(r);
+    return rows;
+  }
+}
+
+/** INSERT: source rows give the target columns; the rest come from defaults (or a hidden row id). */
+export class InsertNode extends DmlNode {
+  readonly command = 'INSERT' as const;
+  readonly label: string;
+  readonly #targets: readonly number[];
+  readonly #convert: readonly ((v: Value) => Value)[];
+  readonly #defaults: readonly (Compiled | undefined)[];
+  readonly #onConflict: OnConflictPlan | undefined;
+  readonly #rowIdPosition: number;
+
+  constructor(
+    table: TableInfo,
+    source: PlanNode,
+    targets: readonly number[],
+    convert: readonly ((v: Value) => Value)[],
+    defaults: readonly (Compiled | undefined)[],
+    onConflict: OnConflictPlan | undefined,
+    returning: readonly Compiled[] | undefined,
+    columns: readonly OutputColumn[],
+  ) {
+    super(table, source, returning, columns);
+    this.#targets = targets;
+    this.#convert = convert;
+    this.#defaults = defaults;
+    this.#onConflict = onConflict;
+    this.#rowIdPosition = table.columns.findIndex((c) => c.hidden);
+    this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
+  }
+
+  async #buildRow(values: Row, env: Env): Promise<Row> {
+    const n = this.table.columns.length;
+    const row: Row = new Array(n).fill(null);
+    const given = new Array<boolean>(n).fill(false);
+    for (let i = 0; i < this.#targets.length; i++) {
+      const p = this.#targets[i]!;
+      row[p] = this.#convert[i]!(values[i]!);
+      given[p] = true;
+    }
+    for (let p = 0; p < n; p++) {
+      if (given[p]) continue;
+      const d = this.#defaults[p];
+      if (d !== undefined) {
+        if (d.prepare !== undefined) await d.prepare([], env);
+        row[p] = d.eval([], env);
+      }
+    }
+    if (this.#rowIdPosition >= 0) row[this.#rowIdPosition] = await env.rowIds.next(this.table.id, env);
+    return row;
+  }
+
+  async execute(env: Env): Promise<DmlResult> {
+    const writer = new TableWriter(this.table, env.txn, env.signal);
+    const rows: Row[] = [];
+    const touched = new Set<string>();
+    let count = 0;
+    let n = 0;
+    for await (const batch of this.children[0]!.run(env)) {
+      for (const values of batch) {
+        if ((++n & 255) === 0) checkSignal(env);
+        const row = await this.#buildRow(values, env);
+        writer.checkNotNull(row);
+        const conflict = await writer.findConflict(row);
+        if (conflict === undefined) {
+          touched.add(keyString(writer.insert(row)));
+          count++;
+          await this.returned(row, env, rows);
+          continue;
+        }
+        const oc = this.#onConflict;
+        const matches = oc !== undefined && (oc.target === undefined || oc.target === conflict.index);
+        if (!matches) throw uniqueViolation(this.table, conflict.index, row);
+        if (oc.action === 'nothing') continue;
+        const updated = await this.#doUpdate(writer, conflict.existingKey, row, touched, env);
+        if (updated === undefined) continue;
+        count++;
+        await this.returned(updated, env, rows);
+      }
+    }
+    return { rowCount: count, rows };
+  }
+
+  async #doUpdate(writer: TableWriter, key: Uint8Array, proposed: Row, touched: Set<string>, env: Env): Promise<Row | undefined> {
+    const oc = this.#onConflict!;
+    const k = keyString(key);
+    if (touched.has(k)) {
+      throw new SqlError('ERR_SQL_CARDINALITY', 'ON CONFLICT DO UPDATE command cannot affect row a second time', {
+        hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
+      });
+    }
+    const existing = await writer.read(key);
+    if (existing === undefined) throw new SqlError('ERR_SQL_DATA_CORRUPTED', 'a unique index names a missing row');
+    const scopeRow = existing.concat(proposed);
+    if (oc.where !== undefined) {
+      if (oc.where.prepare !== undefined) await oc.where.prepare(scopeRow, env);
+      if (oc.where.eval(scopeRow, env) !== true) return undefined;
+    }
+    const next = await applySet(oc.set, existing, scopeRow, env);
+    touched.add(keyString(await writer.update(existing, next)));
+    return next;
+  }
+}
+
+/** UPDATE: reads the matching rows first (so that moved rows are not seen again), then rewrites them. */
+export class UpdateNode extends DmlNode {
+  readonly command = 'UPDATE' as const;
+  readonly label: string;
+  readonly #set: readonly Assignment[];
+
+  constructor(table: TableInfo, scan: PlanNode, set: readonly Assignment[], returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+    super(table, scan, returning, columns);
+    this.#set = set;
+    this.label = `Update on ${table.name}`;
+  }
+
+  async execute(env: Env): Promise<DmlResult> {
+    const writer = new TableWriter(this.table, env.txn, env.signal);
+    const targets = await this.source(env);
+    const rows: Row[] = [];
+    for (const old of targets) {
+      const next = await applySet(this.#set, old, old, env);
+      await writer.update(old, next);
+      await this.returned(next, env, rows);
+    }
+    return { rowCount: targets.length, rows };
+  }
+}
+
+/** DELETE: reads the matching rows, then removes them and their index entries. */
+export class DeleteNode extends DmlNode {
+  readonly command = 'DELETE' as const;
+  readonly label: string;
+
+  constructor(table: TableInfo, scan: PlanNode, returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+    super(table, scan, returning, columns);
+    this.label = `Delete on ${table.name}`;
+  }
+
+  async execute(env: Env): Promise<DmlResult> {
+    const writer = new TableWriter(this.table, env.txn, env.signal);
+    const targets = await this.source(env);
+    const rows: Row[] = [];
+    for (const old of targets) {
+      writer.delete(old);
+      await this.returned(old, env, rows);
+    }
+    return { rowCount: targets.length, rows };
+  }
+}
+
+export type { DmlNode };
