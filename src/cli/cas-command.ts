@@ -107,7 +107,8 @@ export function casAction<A extends unknown[]>(
     } catch (err) {
       if (!isCasError(err)) throw err;
       const refusal = err.refusal ? ` (${err.refusal})` : '';
-      const path = err.path ? ` at ${err.path}` : '';
+      // Messages of policy errors already start with their path; name it only when they do not.
+      const path = err.path && !err.message.startsWith(err.path) ? ` at ${err.path}:` : '';
       throw new CommandFailure(`[${err.code}]${refusal}${path} ${err.message}`);
     }
   };

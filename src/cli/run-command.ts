@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { isCasError } from '../cas/index.ts';
 import { type AttestedService, startService, type TeeChoice } from '../platform/index.ts';
 import { isTeeError } from '../tee/index.ts';
+import { defaultCasRoot, defaultCasUrl } from './cas-command.ts';
 import { type CliIo, CommandFailure, UsageError } from './io.ts';
 import type { CliRun } from './main.ts';
 
@@ -15,8 +16,8 @@ const BACKENDS = ['auto', 'sim', 'gramine-sgx', 'tsm'] as const;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 interface RunFlags {
-  cas: string;
-  casRoot: string;
+  cas?: string;
+  casRoot?: string;
   tee: string;
   measure?: string;
   simState?: string;
@@ -45,8 +46,11 @@ export function registerRunCommand(program: Command, run: CliRun): void {
     .description('attest to the CAS as SERVICE, then run COMMAND with the env, files and args it grants')
     .argument('<service>', 'the service name in the CAS policy')
     .argument('<command...>', 'the command to run, after "--" (e.g. -- node server.js)')
-    .requiredOption('--cas <url>', 'base URL of the CAS, https://HOST:PORT')
-    .requiredOption('--cas-root <file>', "the CAS root certificate (the CAS's DIR/root.pem)")
+    .option('--cas <url>', 'base URL of the CAS (default $SECURECLOUD_CAS or https://127.0.0.1:8443)')
+    .option(
+      '--cas-root <file>',
+      "the CAS root certificate, the CAS's DIR/root.pem (default $SECURECLOUD_CAS_ROOT or ./.securecloud/cas/root.pem)",
+    )
     .option('--tee <backend>', `backend: ${BACKENDS.join(', ')}`, 'auto')
     .option('--measure <path>', "sim backend: what to measure; default the command's entry file")
     .option('--sim-state <dir>', 'sim backend: directory of the software platform key')
@@ -78,14 +82,15 @@ async function attest(
   flags: RunFlags,
   io: CliIo,
 ): Promise<AttestedService> {
-  const casRootPem = await readFile(flags.casRoot, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new UsageError(`--cas-root ${flags.casRoot}: ${err.code ?? err.message}`);
+  const casRoot = flags.casRoot ?? defaultCasRoot();
+  const casRootPem = await readFile(casRoot, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`--cas-root ${casRoot}: ${err.code ?? err.message}`);
   });
   const measurePath = flags.measure ?? (await entryFile(command));
   try {
     const attested = await startService({
       name: service,
-      casUrl: flags.cas,
+      casUrl: flags.cas ?? defaultCasUrl(),
       casRootPem,
       tee: flags.tee as TeeChoice,
       measurePath,
