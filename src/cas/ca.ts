@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import { isIP } from 'node:net';
 import { CasError } from './errors.ts';
-import { createSelfSignedCa, issueCertificate, randomSerial } from './x509.ts';
+import { createIssuer, createSelfSignedCa, type Issuer, randomSerial } from './x509.ts';
 
 const SERVICE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -48,10 +48,12 @@ export class CasCa {
   /** PEM of the root certificate (what clients pin, `DIR/root.pem`). */
   readonly rootPem: string;
   readonly #key: KeyObject;
+  readonly #issuer: Issuer;
 
   private constructor(rootPem: string, key: KeyObject) {
     this.rootPem = rootPem;
     this.#key = key;
+    this.#issuer = createIssuer(rootPem, key);
   }
 
   /** A new CA: fresh P-256 key, self-signed root `securecloud CAS root` valid for ten years. */
@@ -112,9 +114,7 @@ export class CasCa {
   issueServiceCertificate(service: string, instanceId: string, publicKey: KeyObject, validDays = 30): string {
     if (!SERVICE.test(service)) throw new TypeError(`"${service}" is not a valid service name`);
     if (!INSTANCE_ID.test(instanceId)) throw new TypeError('an instance id is 1..64 of A-Z a-z 0-9 _ -');
-    return issueCertificate({
-      issuerPem: this.rootPem,
-      issuerKey: this.#key,
+    return this.#issuer.issue({
       subjectCn: service,
       publicKey: assertPublicKey(publicKey),
       dnsNames: [service],
@@ -134,9 +134,7 @@ export class CasCa {
     if (!Array.isArray(dnsNames) || dnsNames.length === 0)
       throw new TypeError('issueTlsCertificate needs at least one name');
     const ips = dnsNames.filter((n) => isIP(n) !== 0);
-    return issueCertificate({
-      issuerPem: this.rootPem,
-      issuerKey: this.#key,
+    return this.#issuer.issue({
       subjectCn: dnsNames[0]!.slice(0, 64),
       publicKey: assertPublicKey(publicKey),
       dnsNames: dnsNames.filter((n) => !ips.includes(n)),

@@ -54,6 +54,8 @@ interface Draft {
   readonly validFrom: Date;
   readonly validDays: number;
   readonly extensions: Extension[];
+  /** DER SPKI of `publicKey`, when the caller already exported it. */
+  readonly spki?: Buffer;
 }
 
 /**
@@ -104,35 +106,55 @@ export interface IssueOptions {
   readonly usage: 'server-client' | 'client';
 }
 
-/** An end-entity certificate signed by the issuer. Returns PEM. */
-export function issueCertificate(o: IssueOptions): string {
-  assertSigningKey(o.issuerKey, ['p256', 'ed25519']);
-  const issuerCert = new X509Certificate(o.issuerPem);
+/** A CA ready to issue: its certificate parsed and its key checked once, not per certificate. */
+export interface Issuer {
+  issue(o: Omit<IssueOptions, 'issuerPem' | 'issuerKey'>): string;
+}
+
+/**
+ * Prepares `issuerPem` + `issuerKey` for issuing many certificates: parses the issuer, checks that
+ * the key matches it and derives the authority key identifier once (they dominate the cost of
+ * issuing otherwise).
+ */
+export function createIssuer(issuerPem: string, issuerKey: KeyObject): Issuer {
+  assertSigningKey(issuerKey, ['p256', 'ed25519']);
+  const issuerCert = new X509Certificate(issuerPem);
   const issuerSpki = issuerCert.publicKey.export({ type: 'spki', format: 'der' });
-  if (!createPublicKey(o.issuerKey).export({ type: 'spki', format: 'der' }).equals(issuerSpki)) {
+  if (!createPublicKey(issuerKey).export({ type: 'spki', format: 'der' }).equals(issuerSpki)) {
     throw new TypeError('issuerKey does not match the public key of issuerPem');
   }
   const issuer = AsnConvert.parse(issuerCert.raw, Certificate).tbsCertificate.subject;
-  const names = [
-    ...(o.dnsNames ?? []).map((dNSName) => new GeneralName({ dNSName })),
-    ...(o.ipAddresses ?? []).map((ip) => new GeneralName({ iPAddress: assertIp(ip) })),
-    ...(o.uris ?? []).map((uniformResourceIdentifier) => new GeneralName({ uniformResourceIdentifier })),
-  ];
-  const eku = o.usage === 'server-client' ? [id_kp_serverAuth, id_kp_clientAuth] : [id_kp_clientAuth];
-  const extensions = [
-    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-    extension(id_ce_keyUsage, true, keyUsage(KeyUsageFlags.digitalSignature)),
-    extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(eku)),
-    extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId(o.publicKey))),
-    extension(
-      id_ce_authorityKeyIdentifier,
-      false,
-      new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(keyId(issuerCert.publicKey)) }),
-    ),
-  ];
-  if (names.length > 0)
-    extensions.push(extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names)));
-  return finish({ ...o, issuer, signingKey: o.issuerKey, extensions });
+  const authorityKeyId = keyId(issuerCert.publicKey);
+  return {
+    issue: (o) => {
+      const spki = o.publicKey.export({ type: 'spki', format: 'der' });
+      const names = [
+        ...(o.dnsNames ?? []).map((dNSName) => new GeneralName({ dNSName })),
+        ...(o.ipAddresses ?? []).map((ip) => new GeneralName({ iPAddress: assertIp(ip) })),
+        ...(o.uris ?? []).map((uniformResourceIdentifier) => new GeneralName({ uniformResourceIdentifier })),
+      ];
+      const eku = o.usage === 'server-client' ? [id_kp_serverAuth, id_kp_clientAuth] : [id_kp_clientAuth];
+      const extensions = [
+        extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+        extension(id_ce_keyUsage, true, keyUsage(KeyUsageFlags.digitalSignature)),
+        extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage(eku)),
+        extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId(spki))),
+        extension(
+          id_ce_authorityKeyIdentifier,
+          false,
+          new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(authorityKeyId) }),
+        ),
+      ];
+      if (names.length > 0)
+        extensions.push(extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names)));
+      return finish({ ...o, issuer, signingKey: issuerKey, extensions, spki });
+    },
+  };
+}
+
+/** An end-entity certificate signed by the issuer. Returns PEM. Issuing many: {@link createIssuer}. */
+export function issueCertificate(o: IssueOptions): string {
+  return createIssuer(o.issuerPem, o.issuerKey).issue(o);
 }
 
 /**
@@ -178,7 +200,7 @@ function finish(d: Draft): string {
     }),
     subject: commonName(d.subjectCn),
     subjectPublicKeyInfo: AsnConvert.parse(
-      d.publicKey.export({ type: 'spki', format: 'der' }),
+      d.spki ?? d.publicKey.export({ type: 'spki', format: 'der' }),
       SubjectPublicKeyInfo,
     ),
     extensions: new Extensions(d.extensions),
@@ -236,8 +258,8 @@ function keyUsage(flags: number): KeyUsage {
 }
 
 /** Key identifier: the first 20 bytes of SHA-256 over the SPKI DER (RFC 7093, method 1 style). */
-function keyId(publicKey: KeyObject): ArrayBuffer {
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+function keyId(publicKey: KeyObject | Buffer): ArrayBuffer {
+  const spki = Buffer.isBuffer(publicKey) ? publicKey : publicKey.export({ type: 'spki', format: 'der' });
   return toArrayBuffer(createHash('sha256').update(spki).digest().subarray(0, 20));
 }
 

@@ -1,0 +1,108 @@
+/** Running a plan in a transaction: binding parameters, collecting rows, command tags, EXPLAIN. */
+import type { ExplainStatement } from './ast.ts';
+import { bindValue, outputValue } from './cast.ts';
+import { descriptorKey } from './catalog.ts';
+import { SqlError } from './errors.ts';
+import type { DmlNode } from './exec-dml.ts';
+import type { Env, OutputColumn, PlanNode, RowIdSource } from './plan-types.ts';
+import { explainLines, type StatementPlan } from './planner.ts';
+import type { Txn } from './txn.ts';
+import { type Row, type TypeId, typeLabel, type Value } from './types.ts';
+
+/** A column of a result. */
+export interface ResultColumn {
+  readonly name: string;
+  /** The SQL type, as PostgreSQL names it (`bigint`, `double precision`, `timestamp`…). */
+  readonly type: string;
+}
+
+/** What a statement returns. */
+export interface QueryResult {
+  readonly columns: readonly ResultColumn[];
+  /** Rows of values (see `types.ts` for how each SQL type is represented). */
+  readonly rows: unknown[][];
+  /** Rows returned by a query, or affected by INSERT/UPDATE/DELETE. */
+  readonly rowCount: number;
+  /** The command tag, as PostgreSQL sends it: `SELECT 3`, `INSERT 0 3`, `UPDATE 1`, `BEGIN`. */
+  readonly command: string;
+}
+
+/** What one execution needs from the session. */
+export interface RunContext {
+  readonly txn: Txn;
+  readonly signal: AbortSignal | undefined;
+  readonly now: bigint;
+  readonly rowIds: RowIdSource;
+}
+
+/** Converts parameters to the plan's inferred types; 08P01 when their number is wrong. */
+export function bindParams(params: readonly unknown[], types: readonly TypeId[]): Value[] {
+  if (params.length !== types.length) {
+    throw new SqlError(
+      'ERR_SQL_PROTOCOL_VIOLATION',
+      `bind message supplies ${params.length} parameters, but prepared statement requires ${types.length}`,
+    );
+  }
+  return params.map((p, i) => bindValue(p, types[i]!, i + 1));
+}
+
+export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<PlanNode, number>): Env {
+  return { params, outer: [], slots: [], cache: new Map(), txn: ctx.txn, signal: ctx.signal, now: ctx.now, rowIds: ctx.rowIds, counts };
+}
+
+export function resultColumns(columns: readonly OutputColumn[]): ResultColumn[] {
+  return columns.map((c) => ({ name: c.name, type: typeLabel(c.type) }));
+}
+
+function output(rows: readonly Row[], columns: readonly OutputColumn[]): unknown[][] {
+  const types = columns.map((c) => c.type);
+  const plain = types.every((t) => t !== 'timestamp' && t !== 'numeric');
+  if (plain) return rows as unknown[][];
+  return rows.map((r) => r.map((v, i) => outputValue(v, types[i]!)));
+}
+
+function tag(plan: StatementPlan, n: number): string {
+  return plan.command === 'INSERT' ? `INSERT 0 ${n}` : `${plan.command} ${n}`;
+}
+
+/** Runs a plan: a query's rows, or a DML statement's effect and RETURNING rows. */
+export async function runPlan(plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): Promise<QueryResult> {
+  for (const t of plan.tables) ctx.txn.trackKey(descriptorKey(t.name));
+  const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
+  const columns = resultColumns(plan.columns);
+  if (plan.kind === 'query') {
+    const rows: Row[] = [];
+    for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
+    return { columns, rows: output(rows, plan.columns), rowCount: rows.length, command: tag(plan, rows.length) };
+  }
+  const r = await (plan.root as DmlNode).execute(env);
+  return { columns, rows: output(r.rows, plan.columns), rowCount: r.rowCount, command: tag(plan, r.rowCount) };
+}
+
+/** Streams a query's rows (converted for callers) as the scan reads them. */
+export async function* streamPlan(plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): AsyncIterable<unknown[]> {
+  for (const t of plan.tables) ctx.txn.trackKey(descriptorKey(t.name));
+  const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
+  for await (const batch of plan.root.run(env)) yield* output(batch, plan.columns);
+}
+
+/** EXPLAIN [ANALYZE]: the plan's lines, after running it when ANALYZE. */
+export async function runExplain(stmt: ExplainStatement, plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): Promise<QueryResult> {
+  const bound = params.length === 0 ? plan.paramTypes.map(() => null) : bindParams(params, plan.paramTypes);
+  const counts = stmt.analyze ? new Map<PlanNode, number>() : undefined;
+  const env = makeEnv(ctx, bound, counts);
+  if (stmt.analyze) {
+    if (plan.kind === 'query') for await (const _ of plan.root.run(env));
+    else {
+      const r = await (plan.root as DmlNode).execute(env);
+      counts!.set(plan.root, r.rowCount);
+    }
+  }
+  const lines = await explainLines(plan.root, env);
+  return {
+    columns: [{ name: 'QUERY PLAN', type: 'text' }],
+    rows: lines.map((l) => [l]),
+    rowCount: lines.length,
+    command: 'EXPLAIN',
+  };
+}
