@@ -1,82 +1,141 @@
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { createTeeBackend, detectTeeBackend, measureService, toHex, verifyEvidence } from '../tee/index.ts';
-import { EXIT, formatTable } from './io.ts';
+import {
+  CasService,
+  generateUserKey,
+  isCasError,
+  loadUserKey,
+  signPolicy,
+  startCasServer,
+  verifyAuditLog,
+} from '../cas/index.ts';
+import { startService } from '../platform/index.ts';
+import { createTeeBackend, detectTeeBackend, measureService } from '../tee/index.ts';
+import { EXIT } from './io.ts';
 import type { CliRun } from './main.ts';
 
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SRC = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Registers `securecloud demo`: the attested start-up of a service, end to end, on this machine. */
+/** Registers `securecloud demo`: a CAS, a signed policy, an attested service, a refused one. */
 export function registerDemoCommand(program: Command, run: CliRun): void {
   program
     .command('demo')
-    .description('walk through the attested start-up of a service on this machine (what `npm start` runs)')
-    .option('--state <dir>', 'where the demo keeps its state', join(process.cwd(), '.securecloud'))
+    .description(
+      'show the attested start-up of a service under the CAS on this machine (what `npm start` runs)',
+    )
+    .option('--state <dir>', 'where the demo keeps the sim platform key', join(process.cwd(), '.securecloud'))
     .action(async (flags: { state: string }) => {
-      run.exitCode = await demo(flags.state, run);
+      const work = await mkdtemp(join(tmpdir(), 'securecloud-demo-'));
+      try {
+        run.exitCode = await demo(flags.state, work, run);
+      } finally {
+        await rm(work, { recursive: true, force: true });
+      }
     });
 }
 
-async function demo(stateDir: string, run: CliRun): Promise<number> {
+/** The demo's policy: one service, two generated secrets, files and env rendered from templates. */
+function demoPolicy(operatorCertificate: string, measurement: string): string {
+  return JSON.stringify({
+    version: 1,
+    name: 'demo',
+    predecessor: null,
+    users: { operator: { certificate: operatorCertificate, roles: ['owner'] } },
+    roles: { owner: { can: ['update-policy', 'write-secret', 'read-secret', 'read-audit'] } },
+    services: {
+      'meter-reader': {
+        accept: [{ measurement }],
+        platforms: ['sgx', 'tdx', 'sev-snp', 'sim'],
+        allowSimulation: true,
+        maxInstances: 1,
+        env: { DB_KEY: '{{ secrets.dbKey.hex }}' },
+        files: { '/run/secrets/inmetro.pem': '{{ secrets.inmetro.privatePem }}' },
+      },
+    },
+    secrets: {
+      dbKey: { type: 'symmetric-key', bits: 256 },
+      inmetro: { type: 'key-pair', algorithm: 'ed25519' },
+    },
+  });
+}
+
+async function demo(stateDir: string, work: string, run: CliRun): Promise<number> {
   const say = (step: string, text: string): void => run.io.out(`[${step}] ${text}`);
   const detected = await detectTeeBackend();
   if (detected.simulation) {
     run.io.out('*** SIMULATION: no SGX, TDX or SEV-SNP here; the sim backend protects nothing ***');
   }
-  say('1/5', `TEE backend: ${detected.name} (${detected.reason})`);
+  say('1/6', `TEE backend: ${detected.name}: ${detected.reason}`);
 
-  const measured = await measureService(join(PACKAGE_ROOT, 'src'));
-  say('2/5', `measured ${measured.files.length} files of the service: ${measured.measurement}`);
-
-  const { publicKey } = generateKeyPairSync('x25519');
-  const pub = publicKey.export({ type: 'spki', format: 'der' });
-  const nonce = randomBytes(32);
-  const reportData = Buffer.concat([
-    createHash('sha256').update(pub).update(nonce).digest(),
-    Buffer.alloc(32),
-  ]);
-  say('3/5', `fresh X25519 key and verifier nonce bound into report data ${toHex(reportData).slice(0, 16)}…`);
-
+  const simStateDir = join(stateDir, 'sim-platform');
+  const casMeasurement = (await measureService(SRC)).measurement;
   const { backend } = await createTeeBackend(detected.name, {
-    sim: { measurement: measured.measurement, stateDir: join(stateDir, 'sim-platform') },
+    sim: { measurement: casMeasurement, stateDir: simStateDir },
   });
-  const evidence = await backend.getEvidence(reportData);
-  say('4/5', `${backend.platform} evidence: ${evidence.length} bytes`);
+  const cas = await CasService.open({ dataDir: join(work, 'cas'), backend, measurement: casMeasurement });
+  const server = await startCasServer(cas, { port: 0, host: '127.0.0.1' });
+  try {
+    say('2/6', `CAS at ${server.url}, its state sealed to its measurement ${casMeasurement.slice(0, 16)}…`);
 
-  const result = await verifyEvidence(evidence, { at: new Date(), allowSimulation: backend.simulation });
-  const bound = result.reportData === toHex(reportData);
-  // The sim platform reports our file measurement; hardware reports MRENCLAVE / MRTD / MEASUREMENT.
-  const sameCode = !backend.simulation || result.measurement === measured.measurement;
-  run.io.out(
-    formatTable([
-      ['      genuine', String(result.genuine)],
-      [
-        '      accepted',
-        `${result.accepted}${result.simulation ? ' (SIMULATION allowed for this demo)' : ''}`,
-      ],
-      ['      measurement', result.measurement],
-      ['      key bound', String(bound)],
-      ['      tcbStatus', result.tcbStatus],
-    ]),
-  );
-  if (!result.accepted || !bound || !sameCode) {
+    const operator = generateUserKey('operator');
+    const service = (await measureService(join(SRC, 'tee'))).measurement;
+    const text = demoPolicy(operator.certificatePem, service);
+    const signature = signPolicy(text, loadUserKey(operator.pem).privateKey);
+    const applied = await cas.applyPolicy(text, [{ user: 'operator', signature }]);
     say(
-      '5/5',
-      `REFUSED: ${result.refusal ? `[${result.refusal.code}] ${result.refusal.message}` : 'binding mismatch'}`,
+      '3/6',
+      `operator key made; policy "demo" applied, signed by the operator (hash ${applied.hash.slice(0, 16)}…)`,
     );
-    return EXIT.refused;
+
+    const common = {
+      casUrl: server.url,
+      casRootPem: cas.rootPem,
+      tee: detected.name,
+      simStateDir,
+      heartbeat: false,
+    };
+    const granted = await startService({ ...common, name: 'meter-reader', measurePath: join(SRC, 'tee') });
+    say(
+      '4/6',
+      `service meter-reader (measurement ${service.slice(0, 16)}…) attested as instance ${granted.instanceId.slice(0, 8)}…: ` +
+        `a P-256 certificate from the CAS CA, secrets ${granted.secretNames().join(', ')}, ` +
+        `env ${Object.keys(granted.env).join(', ')}, files ${Object.keys(granted.files).join(', ')} (values not shown)`,
+    );
+    await granted.close();
+
+    try {
+      await startService({ ...common, name: 'meter-reader', measurePath: join(SRC, 'cli') });
+      say('5/6', 'ERROR: a build the policy does not list was granted');
+      return EXIT.refused;
+    } catch (err) {
+      if (!isCasError(err)) throw err;
+      say(
+        '5/6',
+        `a different build of meter-reader is refused: ${err.refusal}: ${err.message.split(';')[0]}`,
+      );
+    }
+
+    const status = cas.status();
+    const verdict = await verifyAuditLog(
+      join(work, 'cas', 'audit.log'),
+      createPublicKey(status.auditPublicKey),
+    );
+    say(
+      '6/6',
+      verdict.ok
+        ? `audit log: ${verdict.entries} entries (policy, grant, refusal…), hash chain and signatures verified`
+        : `audit log BROKEN at entry ${verdict.seq}: ${verdict.reason}`,
+    );
+    run.io.out(
+      'Next: docs/cas.md (policies, secrets, securecloud run) and docs/attestation.md (real SGX/TDX/SEV-SNP evidence).',
+    );
+    return verdict.ok ? EXIT.ok : EXIT.refused;
+  } finally {
+    await server.close();
+    await cas.close();
   }
-  const sealer = await backend.sealer();
-  const sealed = sealer.seal(Buffer.from('a secret only this code may read'));
-  const back = Buffer.from(sealer.unseal(sealed)).toString();
-  say(
-    '5/5',
-    `sealed ${sealed.length} bytes to this measurement and unsealed: ${back === 'a secret only this code may read'}`,
-  );
-  run.io.out(
-    'Next: the CAS would now release this service its certificate and secrets (see docs/attestation.md).',
-  );
-  return EXIT.ok;
 }

@@ -127,7 +127,7 @@ async function backfill(table: TableInfo, index: IndexDesc, ctx: DdlContext): Pr
   for await (const kv of ctx.txn.scan({ prefix: table.primary.prefix }, ctx.signal)) {
     const row = table.decode(kv.key, kv.value);
     if (index.unique) {
-      const vals = layout.positions.map((p) => row[p]!);
+      const vals = layout.positions.map((p) => row[p] ?? null);
       if (!vals.includes(null)) {
         const h = hashRow(vals);
         if (seen.has(h)) {

@@ -9,6 +9,17 @@ function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/** An element cut short (the bound of a LIKE prefix range): text shown as `abc…`, else hex. */
+function partial(rest: Uint8Array): string {
+  const tag = rest[0];
+  if (tag === 0x02 || tag === 0xfd) {
+    const mask = tag === 0x02 ? 0 : 0xff;
+    const body = Uint8Array.from(rest.subarray(1), (b) => b ^ mask);
+    if (!body.includes(0)) return `${escapeText(new TextDecoder().decode(body))}…`;
+  }
+  return `0x${hex(rest)}`;
+}
+
 function escapeText(s: string): string {
   return s.replace(/[\\|]/g, (c) => `\\${c}`);
 }
@@ -40,7 +51,7 @@ export function formatKey(key: Uint8Array, resolve?: KeyNameResolver): string {
         else if (el.type === 'text') parts.push(escapeText(el.value as string));
         else parts.push(valueToText(el.value, el.type === 'null' ? 'unknown' : el.type));
       } catch {
-        parts.push(`0x${hex(key.subarray(start))}`);
+        parts.push(partial(key.subarray(start)));
         break;
       }
     }

@@ -86,7 +86,7 @@ async function rangeIn(path: AccessPath, p: Uint8Array, env: Env): Promise<KeyRa
     b.end = minOf(b.end, prefixEnd(lp));
   }
   if (b.empty) return undefined;
-  if (path.bounds.length > 0) {
+  if (path.bounds.length > 0 && path.index.nullable[k]) {
     // Range conditions are never true for NULL: keep NULL entries (tag 7F, or 80 when DESC) out.
     const desc = path.index.desc[k]!;
     if (!desc && b.end === undefined) b.end = concat(p, (w) => w.byte(TAG.null));

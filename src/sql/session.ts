@@ -146,12 +146,18 @@ export class Session {
    */
   async *stream(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): AsyncIterable<unknown[]> {
     let release!: () => void;
-    const hold = new Promise<void>((r) => {
+    let entered!: () => void;
+    const gate = new Promise<void>((r) => {
       release = r;
     });
-    const turn = this.#serialize(async () => hold);
-    await new Promise<void>((r) => setImmediate(r));
-    void turn;
+    const turn = new Promise<void>((r) => {
+      entered = r;
+    });
+    void this.#serialize(async () => {
+      entered();
+      await gate;
+    });
+    await turn;
     const own = this.#txn === undefined;
     const txn = this.#txn ?? this.#svc.txns.begin();
     try {

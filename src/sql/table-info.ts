@@ -54,6 +54,8 @@ export interface KeyLayout {
   readonly positions: readonly number[];
   readonly types: readonly TypeId[];
   readonly desc: readonly boolean[];
+  /** Whether each column may hold NULL (false for NOT NULL and primary key columns). */
+  readonly nullable: readonly boolean[];
   readonly prefix: Uint8Array;
 }
 
@@ -103,6 +105,7 @@ export class TableInfo {
 
   #layout(id: number, name: string, unique: boolean, primary: boolean, cols: readonly KeyColumnDesc[]): KeyLayout {
     const positions = cols.map((c) => this.position(c.columnId));
+    const pkIds = new Set(this.desc.primaryKey.map((k) => k.columnId));
     return {
       id,
       name,
@@ -111,6 +114,7 @@ export class TableInfo {
       positions,
       types: positions.map((p) => this.desc.columns[p]!.type.name),
       desc: cols.map((c) => c.desc),
+      nullable: positions.map((p) => !primary && !this.desc.columns[p]!.notNull && !pkIds.has(this.desc.columns[p]!.id)),
       prefix: indexPrefix(this.desc.id, id),
     };
   }
