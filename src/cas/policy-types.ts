@@ -45,6 +45,26 @@ export interface UserPolicy {
   readonly roles: readonly string[];
 }
 
+/**
+ * What a service may do on a bus channel: `publisher` (publish, push), `subscriber` (subscribe,
+ * pull), `requester` (request, dealer), `replier` (reply, router).
+ */
+export type ChannelRole = 'publisher' | 'subscriber' | 'requester' | 'replier';
+export const CHANNEL_ROLES = [
+  'publisher',
+  'subscriber',
+  'requester',
+  'replier',
+] as const satisfies readonly ChannelRole[];
+
+/** A bus channel: the services holding each role (`members` in the document grants every role). */
+export interface ChannelPolicy {
+  readonly publishers: readonly string[];
+  readonly subscribers: readonly string[];
+  readonly requesters: readonly string[];
+  readonly repliers: readonly string[];
+}
+
 /** A validated policy document. */
 export interface Policy {
   readonly version: 1;
@@ -57,4 +77,6 @@ export interface Policy {
   readonly roles: Readonly<Record<string, { readonly can: readonly Permission[] }>>;
   readonly services: Readonly<Record<string, ServicePolicy>>;
   readonly secrets: Readonly<Record<string, SecretSpec>>;
+  /** Bus channels and the services allowed on each (`{}` when the document has none). */
+  readonly channels: Readonly<Record<string, ChannelPolicy>>;
 }

@@ -78,7 +78,8 @@ function toDouble(v: Value, from: TypeId): number {
 function toDecimal(v: Value, from: TypeId): Decimal {
   if (v instanceof Decimal) return v;
   if (typeof v === 'bigint') return Decimal.fromBigInt(v);
-  if (typeof v === 'number') return Number.isInteger(v) ? Decimal.fromBigInt(BigInt(v)) : Decimal.fromNumber(v);
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? Decimal.fromBigInt(BigInt(v)) : Decimal.fromNumber(v);
   if (typeof v === 'string') return Decimal.parse(v);
   throw cannotCast(from, 'numeric');
 }
@@ -114,7 +115,13 @@ export function valueToText(v: Value, from: TypeId): string {
     case 'bigint':
       return from === 'timestamp' ? formatTimestamp(v) : v.toString();
     case 'number':
-      return Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : String(v);
+      return Number.isNaN(v)
+        ? 'NaN'
+        : v === Infinity
+          ? 'Infinity'
+          : v === -Infinity
+            ? '-Infinity'
+            : String(v);
     default:
       if (v === null) return 'NULL';
       if (v instanceof Decimal) return v.toString();
@@ -168,7 +175,10 @@ export function implicitlyCastable(from: TypeId, to: TypeId): boolean {
 export function applyTypmod(v: Value, t: ColumnType): Value {
   if (v === null || t.precision === undefined) return v;
   if (t.name === 'varchar' && typeof v === 'string' && [...v].length > t.precision) {
-    throw new SqlError('ERR_SQL_STRING_TRUNCATION', `value too long for type character varying(${t.precision})`);
+    throw new SqlError(
+      'ERR_SQL_STRING_TRUNCATION',
+      `value too long for type character varying(${t.precision})`,
+    );
   }
   if (t.name === 'numeric' && v instanceof Decimal) {
     const scaled = v.withScale(t.scale ?? 0);
@@ -182,31 +192,77 @@ export function applyTypmod(v: Value, t: ColumnType): Value {
   return v;
 }
 
-/** Converts a JavaScript parameter to the runtime value of `to`. */
+function bindNumber(n: number, to: TypeId): Value {
+  switch (to) {
+    case 'double':
+      return n;
+    case 'real':
+      return Math.fround(n);
+    case 'integer':
+    case 'bigint':
+      if (!Number.isInteger(n)) throw badText(to, String(n));
+      return to === 'integer' ? checkInt4(n) : checkInt8(BigInt(n));
+    case 'timestamp':
+      return BigInt(Math.trunc(n)) * 1000n;
+    default:
+      return castValue(n, Number.isInteger(n) ? 'integer' : 'double', to);
+  }
+}
+
+function bindBigInt(n: bigint, to: TypeId): Value {
+  switch (to) {
+    case 'bigint':
+      return checkInt8(n);
+    case 'timestamp':
+      return n;
+    case 'integer':
+      return checkInt4(Number(checkInt8(n)));
+    case 'real':
+    case 'double':
+      return castValue(n, 'bigint', to);
+    default:
+      return castValue(n, 'bigint', to);
+  }
+}
+
+function bindObject(js: object, to: TypeId): Value {
+  if (js instanceof Date) {
+    const us = timestampFromDate(js);
+    return to === 'timestamp' ? us : castValue(formatTimestamp(us), 'text', to);
+  }
+  if (js instanceof Uint8Array) return castValue(js, 'bytea', to);
+  if (js instanceof Decimal) return castValue(js, 'numeric', to);
+  throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'unsupported JavaScript value');
+}
+
+/**
+ * Converts a JavaScript parameter to the runtime value of `to`: numbers, bigints, strings (parsed
+ * as SQL literals), booleans, Dates (timestamps), Uint8Arrays (bytea); a number or bigint given
+ * for a TIMESTAMP is milliseconds (number) or microseconds (bigint) since 1970 UTC.
+ */
 export function bindValue(js: unknown, to: TypeId, index: number): Value {
   if (js === null || js === undefined) return null;
   try {
-    if (js instanceof Date) {
-      const us = timestampFromDate(js);
-      return to === 'timestamp' ? us : castValue(formatTimestamp(us), 'text', to);
+    switch (typeof js) {
+      case 'number':
+        return bindNumber(js, to);
+      case 'bigint':
+        return bindBigInt(js, to);
+      case 'string':
+        return castValue(js, 'unknown', to);
+      case 'boolean':
+        return castValue(js, 'boolean', to);
+      case 'object':
+        return bindObject(js, to);
+      default:
+        throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', `unsupported JavaScript ${typeof js}`);
     }
-    if (to === 'timestamp' && typeof js === 'bigint') return js;
-    if (to === 'timestamp' && typeof js === 'number') return BigInt(Math.trunc(js)) * 1000n;
-    if (typeof js === 'number' && (to === 'integer' || to === 'bigint') && !Number.isInteger(js)) {
-      throw badText(to, String(js));
-    }
-    if (js instanceof Uint8Array || js instanceof Decimal) return castValue(js, js instanceof Decimal ? 'numeric' : 'bytea', to);
-    if (typeof js === 'string') return castValue(js, 'unknown', to);
-    if (typeof js === 'number') return castValue(js, Number.isInteger(js) ? 'bigint' : 'double', to);
-    if (typeof js === 'bigint') return castValue(js, 'bigint', to);
-    if (typeof js === 'boolean') return castValue(js, 'boolean', to);
   } catch (err) {
     if (err instanceof SqlError) {
       throw new SqlError(err.code, `parameter $${index}: ${err.message}`, { cause: err });
     }
     throw err;
   }
-  throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', `parameter $${index}: unsupported JavaScript value`);
 }
 
 /** Converts a runtime value to what callers receive in result rows. */

@@ -6,23 +6,18 @@
  */
 import type { StorageEngine } from '../kvs/types.ts';
 import { SqlError } from './errors.ts';
-import { indexPrefix, KeyWriter, writeKeyValue } from './key-encoding.ts';
+import { indexPrefix } from './key-encoding.ts';
 import type { KeyNameResolver } from './key-format.ts';
 import type { IndexDesc, TableDesc } from './table-info.ts';
-import { PRIMARY_INDEX_ID, TableInfo } from './table-info.ts';
-import type { Txn } from './txn.ts';
+import { descriptorKey, PRIMARY_INDEX_ID, TableInfo } from './table-info.ts';
+import { type Txn, withoutPrefix } from './txn.ts';
 
 export const CATALOG_TABLE_ID = 1;
 export const FIRST_USER_TABLE_ID = 16;
 const TABLES = indexPrefix(CATALOG_TABLE_ID, 1);
 const NEXT_ID_KEY = indexPrefix(CATALOG_TABLE_ID, 2);
 
-/** The key of a table's descriptor. */
-export function descriptorKey(name: string): Uint8Array {
-  const w = new KeyWriter(32, TABLES);
-  writeKeyValue(w, name, 'text');
-  return w.finish();
-}
+export { descriptorKey };
 
 function encodeDesc(desc: TableDesc): Uint8Array {
   const json = JSON.stringify(desc, (_k, v) => (typeof v === 'bigint' ? { $bigint: v.toString() } : v));
@@ -55,7 +50,10 @@ export class Catalog implements CatalogReader {
 
   static async load(engine: StorageEngine, signal?: AbortSignal): Promise<Catalog> {
     const catalog = new Catalog();
-    for await (const { value } of engine.scan({ prefix: TABLES }, signal === undefined ? undefined : { signal })) {
+    for await (const { value } of engine.scan(
+      withoutPrefix({ prefix: TABLES }),
+      signal === undefined ? undefined : { signal },
+    )) {
       catalog.#put(new TableInfo(decodeDesc(value)));
     }
     return catalog;

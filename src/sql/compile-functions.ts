@@ -80,7 +80,8 @@ export function compileFunction(e: FunctionCall, ctx: CompileContext): Compiled 
       args.map((a) => a.type),
     );
   } catch (err) {
-    if (err instanceof SqlError) throw new SqlError(err.code, err.message, { position: e.pos, hint: err.hint });
+    if (err instanceof SqlError)
+      throw new SqlError(err.code, err.message, { position: e.pos, hint: err.hint });
     throw err;
   }
   const typed = args.map((a, i) => coerce(a, fn.argTypes[Math.min(i, fn.argTypes.length - 1)]!, ctx, e.pos));

@@ -1,5 +1,13 @@
 /** Compilation of predicates and conditional expressions: IS, BETWEEN, IN (list), LIKE, CASE. */
-import type { BetweenExpr, CaseExpr, InListExpr, IsBooleanExpr, IsDistinctFromExpr, IsNullExpr, LikeExpr } from './ast.ts';
+import type {
+  BetweenExpr,
+  CaseExpr,
+  InListExpr,
+  IsBooleanExpr,
+  IsDistinctFromExpr,
+  IsNullExpr,
+  LikeExpr,
+} from './ast.ts';
 import { type CompileContext, coerce, compile, compileCondition, constant, node } from './compile.ts';
 import { SqlError } from './errors.ts';
 import { likeRegex } from './expr-ops.ts';
@@ -11,12 +19,19 @@ function not3(v: Value): Value {
 }
 
 /** The common type of several expressions (CASE, IN, COALESCE); unknown-only becomes text. */
-export function unifyAll(items: readonly Compiled[], ctx: CompileContext, what: string): [Compiled[], TypeId] {
+export function unifyAll(
+  items: readonly Compiled[],
+  ctx: CompileContext,
+  what: string,
+): [Compiled[], TypeId] {
   let t: TypeId = 'unknown';
   for (const c of items) {
     const next = commonType(t, c.type);
     if (next === undefined) {
-      throw new SqlError('ERR_SQL_DATATYPE_MISMATCH', `${what} types ${typeLabel(t)} and ${typeLabel(c.type)} cannot be matched`);
+      throw new SqlError(
+        'ERR_SQL_DATATYPE_MISMATCH',
+        `${what} types ${typeLabel(t)} and ${typeLabel(c.type)} cannot be matched`,
+      );
     }
     t = next;
   }
@@ -48,7 +63,11 @@ export function compileIsBoolean(e: IsBooleanExpr, ctx: CompileContext): Compile
 }
 
 export function compileBetween(e: BetweenExpr, ctx: CompileContext): Compiled {
-  const [[x, lo, hi], t] = unifyAll([compile(e.expr, ctx), compile(e.low, ctx), compile(e.high, ctx)], ctx, 'BETWEEN');
+  const [[x, lo, hi], t] = unifyAll(
+    [compile(e.expr, ctx), compile(e.low, ctx), compile(e.high, ctx)],
+    ctx,
+    'BETWEEN',
+  );
   const cmp = comparatorFor(t);
   return node('boolean', [x!, lo!, hi!], (row, env) => {
     const v = x!.eval(row, env);
@@ -95,21 +114,26 @@ export function compileInList(e: InListExpr, ctx: CompileContext): Compiled {
 export function compileLike(e: LikeExpr, ctx: CompileContext): Compiled {
   const x = coerce(compile(e.expr, ctx), 'text', ctx, e.pos);
   const p = coerce(compile(e.pattern, ctx), 'text', ctx, e.pos);
-  const esc = e.escape === undefined ? constant('text', '\\') : coerce(compile(e.escape, ctx), 'text', ctx, e.pos);
-  if (!esc.isConst) throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', 'a non-constant LIKE ESCAPE is not supported');
-  const escape = esc.eval([], {} as never) as string | null;
-  if (escape === null) return constant('boolean', null);
-  if ([...escape].length > 1) {
-    throw new SqlError('ERR_SQL_INVALID_ESCAPE', 'invalid escape string', { hint: 'Escape string must be empty or one character.' });
+  const esc =
+    e.escape === undefined ? constant('text', '\\') : coerce(compile(e.escape, ctx), 'text', ctx, e.pos);
+  if (!esc.isConst)
+    throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', 'a non-constant LIKE ESCAPE is not supported');
+  const escapeChar = esc.eval([], {} as never) as string | null;
+  if (escapeChar === null) return constant('boolean', null);
+  if ([...escapeChar].length > 1) {
+    throw new SqlError('ERR_SQL_INVALID_ESCAPE', 'invalid escape string', {
+      hint: 'Escape string must be empty or one character.',
+    });
   }
   const fixed = p.isConst ? p.eval([], {} as never) : undefined;
-  const re = typeof fixed === 'string' ? likeRegex(fixed, escape, e.caseInsensitive) : undefined;
+  const re = typeof fixed === 'string' ? likeRegex(fixed, escapeChar, e.caseInsensitive) : undefined;
   return node('boolean', [x, p], (row, env) => {
     const s = x.eval(row, env);
     if (s === null) return null;
     const pattern = re ?? p.eval(row, env);
     if (pattern === null) return null;
-    const regex = pattern instanceof RegExp ? pattern : likeRegex(pattern as string, escape, e.caseInsensitive);
+    const regex =
+      pattern instanceof RegExp ? pattern : likeRegex(pattern as string, escapeChar, e.caseInsensitive);
     return regex.test(s as string) !== e.negated;
   });
 }
@@ -134,7 +158,10 @@ export function compileCase(e: CaseExpr, ctx: CompileContext): Compiled {
   } else {
     for (const w of e.whens) conds.push(compileCondition(w.when, { ...ctx, clause: 'CASE/WHEN' }));
   }
-  const results = [...e.whens.map((w) => compile(w.then, ctx)), e.else === undefined ? constant('unknown', null) : compile(e.else, ctx)];
+  const results = [
+    ...e.whens.map((w) => compile(w.then, ctx)),
+    e.else === undefined ? constant('unknown', null) : compile(e.else, ctx),
+  ];
   const [rs, t] = unifyAll(results, ctx, 'CASE');
   const n = conds.length;
   return node(t, [...conds, ...rs], (row, env) => {

@@ -18,7 +18,11 @@ interface InSet {
   readonly hasNull: boolean;
 }
 
-function plan(query: Query, ctx: CompileContext, collect: Collect): { prepare: NonNullable<Compiled['prepare']>; slot: number; root: PlanNode; correlated: boolean } {
+function plan(
+  query: Query,
+  ctx: CompileContext,
+  collect: Collect,
+): { prepare: NonNullable<Compiled['prepare']>; slot: number; root: PlanNode; correlated: boolean } {
   const { root, marker } = ctx.subqueries.plan(query, ctx.scope);
   const slot = ctx.subqueries.slot();
   const key = {};
@@ -49,7 +53,10 @@ async function collectScalar(root: PlanNode, env: Env): Promise<Value> {
   for await (const batch of root.run(env)) {
     seen += batch.length;
     if (seen > 1) {
-      throw new SqlError('ERR_SQL_CARDINALITY', 'more than one row returned by a subquery used as an expression');
+      throw new SqlError(
+        'ERR_SQL_CARDINALITY',
+        'more than one row returned by a subquery used as an expression',
+      );
     }
     if (batch.length === 1) result = batch[0]![0]!;
   }
@@ -61,7 +68,13 @@ async function collectExists(root: PlanNode, env: Env): Promise<boolean> {
   return false;
 }
 
-function compiledFrom(type: TypeId, slot: number, prepare: Compiled['prepare'], correlated: boolean, extra: Compiled[] = []): Compiled {
+function compiledFrom(
+  type: TypeId,
+  slot: number,
+  prepare: Compiled['prepare'],
+  correlated: boolean,
+  extra: Compiled[] = [],
+): Compiled {
   return {
     type,
     eval: (_row, env) => env.slots[slot] as Value,
@@ -102,9 +115,13 @@ export function compileInSubquery(e: InSubqueryExpr, ctx: CompileContext): Compi
   const inner = oneColumn(p.root, e.pos);
   const t = commonType(x.type, inner);
   if (t === undefined) {
-    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `operator does not exist: ${typeLabel(x.type)} = ${typeLabel(inner)}`, {
-      position: e.pos,
-    });
+    throw new SqlError(
+      'ERR_SQL_UNDEFINED_FUNCTION',
+      `operator does not exist: ${typeLabel(x.type)} = ${typeLabel(inner)}`,
+      {
+        position: e.pos,
+      },
+    );
   }
   target = t === 'unknown' ? 'text' : t;
   x = coerce(x, target, ctx, e.pos);

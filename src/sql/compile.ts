@@ -20,7 +20,16 @@ import { SqlError } from './errors.ts';
 import { arithmetic, comparisonTest, isComparison, negate } from './expr-ops.ts';
 import type { Compiled, Env, Eval, PlanNode } from './plan-types.ts';
 import { resolveColumn, type Scope, type SubqueryMarker } from './scope.ts';
-import { columnTypeOf, commonType, comparatorFor, isNumeric, type Row, type TypeId, typeLabel, type Value } from './types.ts';
+import {
+  columnTypeOf,
+  commonType,
+  comparatorFor,
+  isNumeric,
+  type Row,
+  type TypeId,
+  typeLabel,
+  type Value,
+} from './types.ts';
 
 /** The inferred types of a statement's parameters (`$1` is index 0). */
 export interface ParamTypes {
@@ -90,7 +99,12 @@ function withPos<T>(pos: SourcePos | undefined, f: () => T): T {
     return f();
   } catch (err) {
     if (err instanceof SqlError && err.position === undefined && pos !== undefined) {
-      throw new SqlError(err.code, err.message, { position: pos, detail: err.detail, hint: err.hint, cause: err.cause });
+      throw new SqlError(err.code, err.message, {
+        position: pos,
+        detail: err.detail,
+        hint: err.hint,
+        cause: err.cause,
+      });
     }
     throw err;
   }
@@ -110,7 +124,8 @@ export function coerce(c: Compiled, to: TypeId, ctx: CompileContext, pos?: Sourc
       { position: pos, hint: 'You will need to rewrite or cast the expression.' },
     );
   }
-  if ((c.type === 'text' && to === 'varchar') || (c.type === 'varchar' && to === 'text')) return { ...c, type: to };
+  if ((c.type === 'text' && to === 'varchar') || (c.type === 'varchar' && to === 'text'))
+    return { ...c, type: to };
   if (c.isConst) return withPos(pos, () => constant(to, castValue(c.eval(NO_ROW, NO_ENV), c.type, to)));
   return explicitCast(c, to);
 }
@@ -120,11 +135,13 @@ export function explicitCast(c: Compiled, to: TypeId): Compiled {
   const from = c.type;
   const inner = c.eval;
   let f: Eval;
-  if (from === 'integer' && to === 'bigint') f = (r, e) => {
+  if (from === 'integer' && to === 'bigint')
+    f = (r, e) => {
       const v = inner(r, e);
       return v === null ? null : BigInt(v as number);
     };
-  else if ((from === 'integer' || from === 'bigint') && to === 'double') f = (r, e) => {
+  else if ((from === 'integer' || from === 'bigint') && to === 'double')
+    f = (r, e) => {
       const v = inner(r, e);
       return v === null ? null : Number(v);
     };
@@ -164,8 +181,14 @@ export function compile(e: Expr, ctx: CompileContext): Compiled {
     case 'ColumnRef': {
       const r = resolveColumn(ctx.scope, e);
       const { index, depth } = r;
-      if (depth === 0) return { type: r.type, eval: (row) => row[index]!, isConst: false, local: true, column: index };
-      return { type: r.type, eval: (_row, env) => env.outer[depth - 1]![index]!, isConst: false, local: false };
+      if (depth === 0)
+        return { type: r.type, eval: (row) => row[index]!, isConst: false, local: true, column: index };
+      return {
+        type: r.type,
+        eval: (_row, env) => env.outer[depth - 1]![index]!,
+        isConst: false,
+        local: false,
+      };
     }
     case 'Parameter': {
       const i = e.index - 1;
@@ -241,9 +264,13 @@ function compileUnary(e: UnaryExpr, ctx: CompileContext): Compiled {
   let c = compile(e.operand, ctx);
   if (c.type === 'unknown') c = coerce(c, 'numeric', ctx, e.pos);
   if (!isNumeric(c.type)) {
-    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `operator does not exist: ${e.op} ${typeLabel(c.type)}`, {
-      position: e.pos,
-    });
+    throw new SqlError(
+      'ERR_SQL_UNDEFINED_FUNCTION',
+      `operator does not exist: ${e.op} ${typeLabel(c.type)}`,
+      {
+        position: e.pos,
+      },
+    );
   }
   if (e.op === '+') return c;
   const neg = negate(c.type);
@@ -258,12 +285,20 @@ function operatorError(e: BinaryExpr, a: TypeId, b: TypeId): SqlError {
   return new SqlError(
     'ERR_SQL_UNDEFINED_FUNCTION',
     `operator does not exist: ${typeLabel(a)} ${e.op} ${typeLabel(b)}`,
-    { position: e.pos, hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.' },
+    {
+      position: e.pos,
+      hint: 'No operator matches the given name and argument types. You might need to add explicit type casts.',
+    },
   );
 }
 
 /** Resolves both operands to one type (unknown literals and parameters adopt the other side's). */
-export function unify(e: BinaryExpr, l: Compiled, r: Compiled, ctx: CompileContext): [Compiled, Compiled, TypeId] {
+export function unify(
+  e: BinaryExpr,
+  l: Compiled,
+  r: Compiled,
+  ctx: CompileContext,
+): [Compiled, Compiled, TypeId] {
   let t = commonType(l.type, r.type);
   if (t === 'unknown') t = 'text';
   if (t === undefined) throw operatorError(e, l.type, r.type);
@@ -280,7 +315,10 @@ function compileBinary(e: BinaryExpr, ctx: CompileContext): Compiled {
   const rf = r.eval;
   if (isComparison(e.op)) {
     const test = comparisonTest(e.op);
-    if (e.op === '=' && (t === 'integer' || t === 'bigint' || t === 'text' || t === 'boolean' || t === 'timestamp')) {
+    if (
+      e.op === '=' &&
+      (t === 'integer' || t === 'bigint' || t === 'text' || t === 'boolean' || t === 'timestamp')
+    ) {
       return node('boolean', [l, r], (row, env) => {
         const a = lf(row, env);
         if (a === null) return null;

@@ -5,8 +5,8 @@
  * commits for conflict detection.
  */
 import type { StorageEngine } from '../kvs/types.ts';
-import { Catalog } from './catalog.ts';
 import type { Statement } from './ast.ts';
+import { Catalog } from './catalog.ts';
 import { SqlError } from './errors.ts';
 import { KeyReader, readKeyValue } from './key-decoding.ts';
 import { formatKey, type KeyNameResolver } from './key-format.ts';
@@ -14,8 +14,8 @@ import { parseSql } from './parser.ts';
 import type { Env, RowIdSource } from './plan-types.ts';
 import type { StatementPlan } from './planner.ts';
 import { Session } from './session.ts';
-import { TxnManager } from './txn.ts';
 import { toSqlError } from './sql-errors.ts';
+import { TxnManager, withoutPrefix } from './txn.ts';
 
 /** Options of {@link openDatabase}. */
 export interface DatabaseOptions {
@@ -25,6 +25,14 @@ export interface DatabaseOptions {
   readonly signal?: AbortSignal;
   /** How many distinct SQL texts keep their parsed statements and plans (default 256). */
   readonly statementCacheSize?: number;
+}
+
+/** Counters of the work a database did, for monitoring and tests. */
+export interface DatabaseStats {
+  /** SQL texts parsed (a statement-cache hit or a prepared statement does not parse). */
+  parses: number;
+  /** Statements planned. */
+  plans: number;
 }
 
 /** A parsed SQL text and the plans of its statements, valid for one catalog version. */
@@ -58,7 +66,7 @@ class RowIds implements RowIdSource {
   async #load(tableId: number, signal: AbortSignal | undefined): Promise<{ value: bigint }> {
     const table = this.#catalog.tables().find((t) => t.id === tableId);
     if (table === undefined) return { value: 1n };
-    const range = { prefix: table.primary.prefix, reverse: true, limit: 1 };
+    const range = withoutPrefix({ prefix: table.primary.prefix, reverse: true, limit: 1 });
     for await (const kv of this.#engine.scan(range, signal === undefined ? undefined : { signal })) {
       const last = readKeyValue(new KeyReader(kv.key, table.primary.prefix.length), 'bigint') as bigint;
       return { value: last + 1n };
@@ -80,6 +88,7 @@ export class Database {
   readonly #cache = new Map<string, CachedStatements>();
   readonly #cacheSize: number;
   readonly #sessions = new Set<Session>();
+  readonly #stats: DatabaseStats = { parses: 0, plans: 0 };
   #closed = false;
 
   /** @internal Use {@link openDatabase}. */
@@ -100,6 +109,7 @@ export class Database {
       rowIds: this.#rowIds,
       names: this.keyNames(),
       parse: (sql) => this.#parse(sql),
+      stats: this.#stats,
       closed: () => this.#closed,
       forget: (session) => this.#sessions.delete(session),
     });
@@ -117,6 +127,11 @@ export class Database {
     return formatKey(key, this.keyNames());
   }
 
+  /** How many parses and plans this database did so far (a copy). */
+  stats(): DatabaseStats {
+    return { ...this.#stats };
+  }
+
   /** The engine this database stores into. */
   get engine(): StorageEngine {
     return this.#engine;
@@ -129,6 +144,7 @@ export class Database {
       this.#cache.set(sql, hit);
       return hit;
     }
+    this.#stats.parses++;
     const entry: CachedStatements = { statements: parseSql(sql), plans: [], version: this.#catalog.version };
     this.#cache.set(sql, entry);
     if (this.#cache.size > this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value!);

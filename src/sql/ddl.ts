@@ -1,5 +1,11 @@
 /** CREATE TABLE, DROP TABLE, CREATE [UNIQUE] INDEX, DROP INDEX, inside a transaction. */
-import type { CreateIndexStatement, CreateTableStatement, DropIndexStatement, DropTableStatement, IndexColumn } from './ast.ts';
+import type {
+  CreateIndexStatement,
+  CreateTableStatement,
+  DropIndexStatement,
+  DropTableStatement,
+  IndexColumn,
+} from './ast.ts';
 import { valueToText } from './cast.ts';
 import type { CatalogTxn } from './catalog.ts';
 import { compile } from './compile.ts';
@@ -27,14 +33,24 @@ function exists(name: string): SqlError {
   return new SqlError('ERR_SQL_DUPLICATE_TABLE', `relation "${name}" already exists`);
 }
 
-function keyColumns(cols: readonly IndexColumn[], byName: ReadonlyMap<string, ColumnDesc>, table: string): KeyColumnDesc[] {
+function keyColumns(
+  cols: readonly IndexColumn[],
+  byName: ReadonlyMap<string, ColumnDesc>,
+  table: string,
+): KeyColumnDesc[] {
   const seen = new Set<string>();
   return cols.map((c) => {
     const col = byName.get(c.name);
     if (col === undefined) {
-      throw new SqlError('ERR_SQL_UNDEFINED_COLUMN', `column "${c.name}" named in key does not exist`, { position: c.pos, detail: `table ${table}` });
+      throw new SqlError('ERR_SQL_UNDEFINED_COLUMN', `column "${c.name}" named in key does not exist`, {
+        position: c.pos,
+        detail: `table ${table}`,
+      });
     }
-    if (seen.has(c.name)) throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', `column "${c.name}" appears twice in the key`, { position: c.pos });
+    if (seen.has(c.name))
+      throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', `column "${c.name}" appears twice in the key`, {
+        position: c.pos,
+      });
     seen.add(c.name);
     return { columnId: col.id, desc: c.direction === 'DESC' };
   });
@@ -54,17 +70,36 @@ export async function createTable(s: CreateTableStatement, ctx: DdlContext): Pro
   const columns: ColumnDesc[] = [];
   const byName = new Map<string, ColumnDesc>();
   for (const def of s.columns) {
-    if (byName.has(def.name)) throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', `column "${def.name}" specified more than once`, { position: def.pos });
-    const col: ColumnDesc = { id: columns.length + 1, name: def.name, type: columnTypeOf(def.type), notNull: def.notNull || def.primaryKey, default: def.default };
+    if (byName.has(def.name))
+      throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', `column "${def.name}" specified more than once`, {
+        position: def.pos,
+      });
+    const col: ColumnDesc = {
+      id: columns.length + 1,
+      name: def.name,
+      type: columnTypeOf(def.type),
+      notNull: def.notNull || def.primaryKey,
+      default: def.default,
+    };
     checkDefault(col, ctx);
     columns.push(col);
     byName.set(def.name, col);
   }
   const pks = [
-    ...s.columns.filter((c) => c.primaryKey).map((c) => ({ name: undefined, columns: [{ kind: 'IndexColumn' as const, name: c.name, direction: 'ASC' as const, pos: c.pos }] })),
+    ...s.columns
+      .filter((c) => c.primaryKey)
+      .map((c) => ({
+        name: undefined,
+        columns: [{ kind: 'IndexColumn' as const, name: c.name, direction: 'ASC' as const, pos: c.pos }],
+      })),
     ...s.constraints.filter((c) => c.kind === 'PrimaryKey'),
   ];
-  if (pks.length > 1) throw new SqlError('ERR_SQL_INVALID_TABLE_DEFINITION', `multiple primary keys for table "${s.name}" are not allowed`, { position: s.pos });
+  if (pks.length > 1)
+    throw new SqlError(
+      'ERR_SQL_INVALID_TABLE_DEFINITION',
+      `multiple primary keys for table "${s.name}" are not allowed`,
+      { position: s.pos },
+    );
   let primaryKey: KeyColumnDesc[];
   if (pks.length === 1) {
     primaryKey = keyColumns(pks[0]!.columns, byName, s.name);
@@ -73,19 +108,35 @@ export async function createTable(s: CreateTableStatement, ctx: DdlContext): Pro
       columns[i] = { ...columns[i]!, notNull: true };
     }
   } else {
-    const rowid: ColumnDesc = { id: columns.length + 1, name: 'rowid', type: { name: 'bigint' }, notNull: true, hidden: true };
+    const rowid: ColumnDesc = {
+      id: columns.length + 1,
+      name: 'rowid',
+      type: { name: 'bigint' },
+      notNull: true,
+      hidden: true,
+    };
     columns.push(rowid);
     primaryKey = [{ columnId: rowid.id, desc: false }];
   }
   const indexes: IndexDesc[] = [];
   const uniques = [
-    ...s.columns.filter((c) => c.unique).map((c) => ({ name: undefined, columns: [{ kind: 'IndexColumn' as const, name: c.name, direction: 'ASC' as const, pos: c.pos }] })),
+    ...s.columns
+      .filter((c) => c.unique)
+      .map((c) => ({
+        name: undefined,
+        columns: [{ kind: 'IndexColumn' as const, name: c.name, direction: 'ASC' as const, pos: c.pos }],
+      })),
     ...s.constraints.filter((c) => c.kind === 'Unique'),
   ];
   for (const u of uniques) {
     const name = u.name ?? `${s.name}_${u.columns.map((c) => c.name).join('_')}_key`;
     if (indexes.some((i) => i.name === name) || ctx.catalog.findIndex(name) !== undefined) throw exists(name);
-    indexes.push({ id: PRIMARY_INDEX_ID + 1 + indexes.length, name, unique: true, columns: keyColumns(u.columns, byName, s.name) });
+    indexes.push({
+      id: PRIMARY_INDEX_ID + 1 + indexes.length,
+      name,
+      unique: true,
+      columns: keyColumns(u.columns, byName, s.name),
+    });
   }
   const pkName = pks[0]?.name ?? `${s.name}_pkey`;
   const id = await ctx.catalog.allocateTableId();
@@ -103,7 +154,8 @@ export async function createTable(s: CreateTableStatement, ctx: DdlContext): Pro
 
 async function deletePrefix(ctx: DdlContext, prefix: Uint8Array): Promise<void> {
   const keys: Uint8Array[] = [];
-  for await (const kv of ctx.txn.scan({ start: prefix, end: prefixEnd(prefix) }, ctx.signal)) keys.push(kv.key);
+  for await (const kv of ctx.txn.scan({ start: prefix, end: prefixEnd(prefix) }, ctx.signal))
+    keys.push(kv.key);
   for (const k of keys) ctx.txn.delete(k);
 }
 
@@ -145,15 +197,31 @@ async function backfill(table: TableInfo, index: IndexDesc, ctx: DdlContext): Pr
 
 export async function createIndex(s: CreateIndexStatement, ctx: DdlContext): Promise<void> {
   const t = ctx.catalog.table(s.table);
-  if (t === undefined) throw new SqlError('ERR_SQL_UNDEFINED_TABLE', `relation "${s.table}" does not exist`, { position: s.pos });
+  if (t === undefined)
+    throw new SqlError('ERR_SQL_UNDEFINED_TABLE', `relation "${s.table}" does not exist`, {
+      position: s.pos,
+    });
   const name = s.name ?? `${s.table}_${s.columns.map((c) => c.name).join('_')}_idx`;
-  if (ctx.catalog.findIndex(name) !== undefined || ctx.catalog.table(name) !== undefined || name === t.desc.primaryKeyName) {
+  if (
+    ctx.catalog.findIndex(name) !== undefined ||
+    ctx.catalog.table(name) !== undefined ||
+    name === t.desc.primaryKeyName
+  ) {
     if (s.ifNotExists) return;
     throw exists(name);
   }
   const byName = new Map(t.columns.filter((c) => !c.hidden).map((c) => [c.name, c]));
-  const index: IndexDesc = { id: t.desc.nextIndexId, name, unique: s.unique, columns: keyColumns(s.columns, byName, s.table) };
-  const desc: TableDesc = { ...t.desc, indexes: [...t.desc.indexes, index], nextIndexId: t.desc.nextIndexId + 1 };
+  const index: IndexDesc = {
+    id: t.desc.nextIndexId,
+    name,
+    unique: s.unique,
+    columns: keyColumns(s.columns, byName, s.table),
+  };
+  const desc: TableDesc = {
+    ...t.desc,
+    indexes: [...t.desc.indexes, index],
+    nextIndexId: t.desc.nextIndexId + 1,
+  };
   const next = ctx.catalog.putTable(desc);
   await backfill(next, index, ctx);
 }

@@ -1,7 +1,14 @@
 /** Hash aggregation: GROUP BY keys → accumulators for COUNT, SUM, AVG, MIN, MAX (also DISTINCT). */
 import { checkInt8 } from './cast.ts';
 import { Decimal } from './decimal.ts';
-import { type Compiled, checkSignal, counted, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import {
+  type Compiled,
+  checkSignal,
+  counted,
+  type Env,
+  type OutputColumn,
+  type PlanNode,
+} from './plan-types.ts';
 import { comparatorFor, hashRow, hashValue, type Row, type TypeId, type Value } from './types.ts';
 
 export type AggFunc = 'count' | 'sum' | 'avg' | 'min' | 'max';
@@ -110,7 +117,13 @@ export class AggregateNode implements PlanNode {
   readonly #aggs: readonly AggSpec[];
   readonly #keyText: string;
 
-  constructor(child: PlanNode, keys: readonly Compiled[], aggs: readonly AggSpec[], columns: readonly OutputColumn[], keyText: string) {
+  constructor(
+    child: PlanNode,
+    keys: readonly Compiled[],
+    aggs: readonly AggSpec[],
+    columns: readonly OutputColumn[],
+    keyText: string,
+  ) {
     this.#child = child;
     this.children = [child];
     this.#keys = keys;
@@ -132,7 +145,11 @@ export class AggregateNode implements PlanNode {
   }
 
   #newGroup(keys: Value[]): Group {
-    return { keys, accs: this.#aggs.map(makeAcc), seen: this.#aggs.map((a) => (a.distinct ? new Set() : undefined)) };
+    return {
+      keys,
+      accs: this.#aggs.map(makeAcc),
+      seen: this.#aggs.map((a) => (a.distinct ? new Set() : undefined)),
+    };
   }
 
   async *#rows(env: Env): AsyncIterable<Row[]> {

@@ -1,6 +1,13 @@
 /** Row-at-a-time operators: filter, project, sort, limit, distinct, constant rows. */
 import { SqlError } from './errors.ts';
-import { type Compiled, checkSignal, counted, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import {
+  type Compiled,
+  checkSignal,
+  counted,
+  type Env,
+  type OutputColumn,
+  type PlanNode,
+} from './plan-types.ts';
 import { type Comparator, hashRow, type Row, type Value } from './types.ts';
 
 abstract class Unary implements PlanNode {
@@ -63,7 +70,12 @@ export class ProjectNode extends Unary {
   readonly #exprs: readonly Compiled[];
   readonly #prepare: Compiled['prepare'];
 
-  constructor(child: PlanNode, exprs: readonly Compiled[], columns: readonly OutputColumn[], prepare: Compiled['prepare']) {
+  constructor(
+    child: PlanNode,
+    exprs: readonly Compiled[],
+    columns: readonly OutputColumn[],
+    prepare: Compiled['prepare'],
+  ) {
     super(child, columns);
     this.#exprs = exprs;
     this.#prepare = prepare;
@@ -168,7 +180,9 @@ export class LimitNode extends Unary {
   }
 
   override async details(env: Env): Promise<string[]> {
-    return [`Count: ${countOf(this.#limit, env, 'LIMIT') ?? 'ALL'}, Offset: ${countOf(this.#offset, env, 'OFFSET') ?? 0}`];
+    return [
+      `Count: ${countOf(this.#limit, env, 'LIMIT') ?? 'ALL'}, Offset: ${countOf(this.#offset, env, 'OFFSET') ?? 0}`,
+    ];
   }
 
   protected async *rows(env: Env): AsyncIterable<Row[]> {
@@ -228,7 +242,27 @@ export class ValuesNode implements PlanNode {
     return [`Rows: ${this.#rows.length}`];
   }
 
+  /** The rows, computed synchronously when no expression has a subquery (else undefined). */
+  rowsNow(env: Env): Row[] | undefined {
+    const out: Row[] = [];
+    for (const exprs of this.#rows) {
+      const row: Value[] = new Array(exprs.length);
+      for (let i = 0; i < exprs.length; i++) {
+        const c = exprs[i]!;
+        if (c.prepare !== undefined) return undefined;
+        row[i] = c.eval([], env);
+      }
+      out.push(row);
+    }
+    return out;
+  }
+
   async *run(env: Env): AsyncIterable<Row[]> {
+    const now = this.rowsNow(env);
+    if (now !== undefined) {
+      yield now;
+      return;
+    }
     const out: Row[] = [];
     for (const exprs of this.#rows) {
       const row: Value[] = [];

@@ -1,5 +1,6 @@
 /** Execution of INSERT (with ON CONFLICT), UPDATE and DELETE, with RETURNING. */
 import { SqlError } from './errors.ts';
+import { ValuesNode } from './exec-basic.ts';
 import { type Compiled, checkSignal, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
 import type { KeyLayout, TableInfo } from './table-info.ts';
 import { TableWriter, uniqueViolation } from './table-writer.ts';
@@ -59,7 +60,12 @@ abstract class DmlNode implements PlanNode {
   protected readonly table: TableInfo;
   protected readonly returning: readonly Compiled[] | undefined;
 
-  constructor(table: TableInfo, source: PlanNode, returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+  constructor(
+    table: TableInfo,
+    source: PlanNode,
+    returning: readonly Compiled[] | undefined,
+    columns: readonly OutputColumn[],
+  ) {
     this.table = table;
     this.children = [source];
     this.returning = returning;
@@ -97,6 +103,8 @@ export class InsertNode extends DmlNode {
   readonly #defaults: readonly (Compiled | undefined)[];
   readonly #onConflict: OnConflictPlan | undefined;
   readonly #rowIdPosition: number;
+  readonly #defaulted: readonly number[];
+  readonly #asyncFill: boolean;
 
   constructor(
     table: TableInfo,
@@ -114,44 +122,57 @@ export class InsertNode extends DmlNode {
     this.#defaults = defaults;
     this.#onConflict = onConflict;
     this.#rowIdPosition = table.columns.findIndex((c) => c.hidden);
+    this.#defaulted = defaults.flatMap((d, p) => (d === undefined ? [] : [p]));
+    this.#asyncFill = this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
     this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
   }
 
-  async #buildRow(values: Row, env: Env): Promise<Row> {
-    const n = this.table.columns.length;
-    const row: Row = new Array(n).fill(null);
-    const given = new Array<boolean>(n).fill(false);
-    for (let i = 0; i < this.#targets.length; i++) {
-      const p = this.#targets[i]!;
-      row[p] = this.#convert[i]!(values[i]!);
-      given[p] = true;
+  /** The full row from the source values and the defaults (without awaiting when nothing needs it). */
+  #buildRow(values: Row, env: Env): Row | Promise<Row> {
+    const row: Row = new Array(this.table.columns.length).fill(null);
+    const targets = this.#targets;
+    for (let i = 0; i < targets.length; i++) row[targets[i]!] = this.#convert[i]!(values[i]!);
+    if (!this.#asyncFill) {
+      for (const p of this.#defaulted) row[p] = this.#defaults[p]!.eval([], env);
+      return row;
     }
-    for (let p = 0; p < n; p++) {
-      if (given[p]) continue;
-      const d = this.#defaults[p];
-      if (d !== undefined) {
-        if (d.prepare !== undefined) await d.prepare([], env);
-        row[p] = d.eval([], env);
-      }
+    return this.#fillAsync(row, env);
+  }
+
+  async #fillAsync(row: Row, env: Env): Promise<Row> {
+    for (const p of this.#defaulted) {
+      const d = this.#defaults[p]!;
+      if (d.prepare !== undefined) await d.prepare([], env);
+      row[p] = d.eval([], env);
     }
     if (this.#rowIdPosition >= 0) row[this.#rowIdPosition] = await env.rowIds.next(this.table.id, env);
     return row;
   }
 
+  async #sourceRows(env: Env): Promise<AsyncIterable<Row[]> | Row[][]> {
+    const source = this.children[0]!;
+    const now = source instanceof ValuesNode ? source.rowsNow(env) : undefined;
+    return now === undefined ? source.run(env) : [now];
+  }
+
   async execute(env: Env): Promise<DmlResult> {
     const writer = new TableWriter(this.table, env.txn, env.signal);
     const rows: Row[] = [];
+    const upsert = this.#onConflict?.action === 'update';
     const touched = new Set<string>();
     let count = 0;
     let n = 0;
-    for await (const batch of this.children[0]!.run(env)) {
+    for await (const batch of await this.#sourceRows(env)) {
       for (const values of batch) {
         if ((++n & 255) === 0) checkSignal(env);
         const row = await this.#buildRow(values, env);
         writer.checkNotNull(row);
-        const conflict = await writer.findConflict(row);
+        const key = this.table.primaryKey(row);
+        const keyStr = keyString(key);
+        const conflict = await writer.findConflict(row, undefined, undefined, key, keyStr);
         if (conflict === undefined) {
-          touched.add(keyString(writer.insert(row)));
+          writer.insert(row, key, keyStr);
+          if (upsert) touched.add(keyStr);
           count++;
           await this.returned(row, env, rows);
           continue;
@@ -169,16 +190,27 @@ export class InsertNode extends DmlNode {
     return { rowCount: count, rows };
   }
 
-  async #doUpdate(writer: TableWriter, key: Uint8Array, proposed: Row, touched: Set<string>, env: Env): Promise<Row | undefined> {
+  async #doUpdate(
+    writer: TableWriter,
+    key: Uint8Array,
+    proposed: Row,
+    touched: Set<string>,
+    env: Env,
+  ): Promise<Row | undefined> {
     const oc = this.#onConflict!;
     const k = keyString(key);
     if (touched.has(k)) {
-      throw new SqlError('ERR_SQL_CARDINALITY', 'ON CONFLICT DO UPDATE command cannot affect row a second time', {
-        hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
-      });
+      throw new SqlError(
+        'ERR_SQL_CARDINALITY',
+        'ON CONFLICT DO UPDATE command cannot affect row a second time',
+        {
+          hint: 'Ensure that no rows proposed for insertion within the same command have duplicate constrained values.',
+        },
+      );
     }
     const existing = await writer.read(key);
-    if (existing === undefined) throw new SqlError('ERR_SQL_DATA_CORRUPTED', 'a unique index names a missing row');
+    if (existing === undefined)
+      throw new SqlError('ERR_SQL_DATA_CORRUPTED', 'a unique index names a missing row');
     const scopeRow = existing.concat(proposed);
     if (oc.where !== undefined) {
       if (oc.where.prepare !== undefined) await oc.where.prepare(scopeRow, env);
@@ -196,7 +228,13 @@ export class UpdateNode extends DmlNode {
   readonly label: string;
   readonly #set: readonly Assignment[];
 
-  constructor(table: TableInfo, scan: PlanNode, set: readonly Assignment[], returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+  constructor(
+    table: TableInfo,
+    scan: PlanNode,
+    set: readonly Assignment[],
+    returning: readonly Compiled[] | undefined,
+    columns: readonly OutputColumn[],
+  ) {
     super(table, scan, returning, columns);
     this.#set = set;
     this.label = `Update on ${table.name}`;
@@ -220,7 +258,12 @@ export class DeleteNode extends DmlNode {
   readonly command = 'DELETE' as const;
   readonly label: string;
 
-  constructor(table: TableInfo, scan: PlanNode, returning: readonly Compiled[] | undefined, columns: readonly OutputColumn[]) {
+  constructor(
+    table: TableInfo,
+    scan: PlanNode,
+    returning: readonly Compiled[] | undefined,
+    columns: readonly OutputColumn[],
+  ) {
     super(table, scan, returning, columns);
     this.label = `Delete on ${table.name}`;
   }

@@ -1,5 +1,12 @@
 /** Join operators: merge join (inputs ordered on the keys), hash join, nested loop. INNER and LEFT. */
-import { type Compiled, checkSignal, counted, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import {
+  type Compiled,
+  checkSignal,
+  counted,
+  type Env,
+  type OutputColumn,
+  type PlanNode,
+} from './plan-types.ts';
 import { type Comparator, hashRow, type Row, type Value } from './types.ts';
 
 export type JoinKind = 'INNER' | 'LEFT' | 'CROSS';
@@ -72,7 +79,10 @@ abstract class JoinNode implements PlanNode {
     if (!matched && this.kind === 'LEFT') out.push(l.concat(this.#nulls));
   }
 
-  protected async *probe(env: Env, match: (l: Row) => readonly Row[] | Promise<readonly Row[]>): AsyncIterable<Row[]> {
+  protected async *probe(
+    env: Env,
+    match: (l: Row) => readonly Row[] | Promise<readonly Row[]>,
+  ): AsyncIterable<Row[]> {
     for await (const batch of this.left.run(env)) {
       const out: Row[] = [];
       for (const l of batch) await this.emit(l, await match(l), env, out);
@@ -87,7 +97,14 @@ export class HashJoinNode extends JoinNode {
   readonly label: string;
   readonly #keys: readonly JoinKey[];
 
-  constructor(kind: JoinKind, left: PlanNode, right: PlanNode, keys: readonly JoinKey[], residual: Compiled | undefined, text: string) {
+  constructor(
+    kind: JoinKind,
+    left: PlanNode,
+    right: PlanNode,
+    keys: readonly JoinKey[],
+    residual: Compiled | undefined,
+    text: string,
+  ) {
     super(kind, left, right, residual, text);
     this.#keys = keys;
     this.label = `Hash Join (${kind})`;
@@ -138,7 +155,14 @@ export class MergeJoinNode extends JoinNode {
   readonly label: string;
   readonly #keys: readonly JoinKey[];
 
-  constructor(kind: JoinKind, left: PlanNode, right: PlanNode, keys: readonly JoinKey[], residual: Compiled | undefined, text: string) {
+  constructor(
+    kind: JoinKind,
+    left: PlanNode,
+    right: PlanNode,
+    keys: readonly JoinKey[],
+    residual: Compiled | undefined,
+    text: string,
+  ) {
     super(kind, left, right, residual, text);
     this.#keys = keys;
     this.label = `Merge Join (${kind})`;
@@ -169,7 +193,8 @@ export class MergeJoinNode extends JoinNode {
         const lk = keyValues(leftKeys, l, env);
         if (lk === undefined) return [];
         if (groupKey !== undefined && this.#compare(groupKey, lk) === 0) return group;
-        while (next !== undefined && (next.key === undefined || this.#compare(next.key, lk) < 0)) await advance();
+        while (next !== undefined && (next.key === undefined || this.#compare(next.key, lk) < 0))
+          await advance();
         group = [];
         groupKey = lk;
         while (next !== undefined && next.key !== undefined && this.#compare(next.key, lk) === 0) {

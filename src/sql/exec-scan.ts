@@ -3,7 +3,14 @@ import { SqlError } from './errors.ts';
 import { formatKey, type KeyNameResolver } from './key-format.ts';
 import { type KeyRange, keyRanges } from './key-ranges.ts';
 import type { AccessPath } from './plan-access.ts';
-import { type Compiled, checkSignal, counted, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import {
+  type Compiled,
+  checkSignal,
+  counted,
+  type Env,
+  type OutputColumn,
+  type PlanNode,
+} from './plan-types.ts';
 import type { Row } from './types.ts';
 
 const FIRST_BATCH = 16;
@@ -54,7 +61,12 @@ export class TableScanNode implements PlanNode {
     const using = ` using ${path.index.name}`;
     const dir = this.settings.reverse ? ' (reverse)' : '';
     if (path.point) return `Point Get on ${on}${using}`;
-    const kind = path.eq.length === 0 && path.bounds.length === 0 && path.likes.length === 0 ? 'Full' : path.bounds.length > 0 || path.likes.length > 0 ? 'Range' : 'Prefix';
+    const kind =
+      path.eq.length === 0 && path.bounds.length === 0 && path.likes.length === 0
+        ? 'Full'
+        : path.bounds.length > 0 || path.likes.length > 0
+          ? 'Range'
+          : 'Prefix';
     if (kind === 'Full' && path.index.primary) return `Full Scan on ${on}${dir}`;
     return `${path.index.primary ? '' : 'Index '}${kind} Scan on ${on}${using}${dir}`;
   }
@@ -66,11 +78,14 @@ export class TableScanNode implements PlanNode {
     const shown = ranges.slice(0, 8);
     for (const r of shown) {
       if (r.point) out.push(`Key: ${f(r.start)}`);
-      else if (this.path.bounds.length === 0 && this.path.likes.length === 0) out.push(`Prefix: ${f(r.prefix)}`);
+      else if (this.path.bounds.length === 0 && this.path.likes.length === 0)
+        out.push(`Prefix: ${f(r.prefix)}`);
       else out.push(`Range: [${f(r.start)}, ${f(r.end)})`);
     }
     if (ranges.length > shown.length) out.push(`… ${ranges.length - shown.length} more ranges`);
-    if (ranges.length === 0) out.push('Ranges: none (no key can match)');
+    if (ranges.length === 0 && env.params.length > 0 && env.params.every((p) => p === null)) {
+      out.push('Ranges: computed from the parameters at execution (give EXPLAIN the parameters to see them)');
+    } else if (ranges.length === 0) out.push('Ranges: none (no key can match)');
     if (this.#residualText !== undefined) out.push(`Filter: ${this.#residualText}`);
     if (this.settings.limit !== undefined) out.push(`Limit: ${this.settings.limit(env)}`);
     return out;
@@ -88,7 +103,9 @@ export class TableScanNode implements PlanNode {
     let produced = 0;
     let batch: Row[] = [];
     let size = FIRST_BATCH;
-    for await (const row of this.path.index.primary ? this.#primary(ranges, env, limit) : this.#secondary(ranges, env)) {
+    for await (const row of this.path.index.primary
+      ? this.#primary(ranges, env, limit)
+      : this.#secondary(ranges, env)) {
       if (this.#residual !== undefined) {
         if (this.#residual.prepare !== undefined) await this.#residual.prepare(row, env);
         if (this.#residual.eval(row, env) !== true) continue;
@@ -114,7 +131,10 @@ export class TableScanNode implements PlanNode {
         if (value !== undefined) yield table.decode(r.start, value);
         continue;
       }
-      const scan = env.txn.scan({ start: r.start, end: r.end, reverse: this.settings.reverse, limit: engineLimit }, env.signal);
+      const scan = env.txn.scan(
+        { start: r.start, end: r.end, reverse: this.settings.reverse, limit: engineLimit },
+        env.signal,
+      );
       for await (const kv of scan) yield table.decode(kv.key, kv.value);
     }
   }
@@ -128,13 +148,19 @@ export class TableScanNode implements PlanNode {
         for (let i = 0; i < keys.length; i++) {
           const v = values[i];
           if (v === undefined) {
-            throw new SqlError('ERR_SQL_DATA_CORRUPTED', `index ${index.name} names a row that does not exist`);
+            throw new SqlError(
+              'ERR_SQL_DATA_CORRUPTED',
+              `index ${index.name} names a row that does not exist`,
+            );
           }
           yield table.decode(keys[i]!, v);
         }
         keys = [];
       };
-      for await (const kv of env.txn.scan({ start: r.start, end: r.end, reverse: this.settings.reverse }, env.signal)) {
+      for await (const kv of env.txn.scan(
+        { start: r.start, end: r.end, reverse: this.settings.reverse },
+        env.signal,
+      )) {
         keys.push(table.primaryKeyFromIndex(index, kv.key));
         if (keys.length >= LOOKUP_CHUNK) yield* flush();
       }

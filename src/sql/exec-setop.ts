@@ -32,14 +32,17 @@ export class SetOpNode implements PlanNode {
       const seen = new Set<unknown>();
       for (const side of [left, right]) {
         for await (const batch of side.run(env)) {
-          const out = this.#all ? batch : batch.filter((r) => !seen.has(hashRow(r)) && seen.add(hashRow(r)) !== undefined);
+          const out = this.#all
+            ? batch
+            : batch.filter((r) => !seen.has(hashRow(r)) && seen.add(hashRow(r)) !== undefined);
           if (out.length > 0) yield out;
         }
       }
       return;
     }
     const counts = new Map<unknown, number>();
-    for await (const batch of right.run(env)) for (const r of batch) counts.set(hashRow(r), (counts.get(hashRow(r)) ?? 0) + 1);
+    for await (const batch of right.run(env))
+      for (const r of batch) counts.set(hashRow(r), (counts.get(hashRow(r)) ?? 0) + 1);
     const emitted = new Set<unknown>();
     const intersect = this.#op === 'INTERSECT';
     for await (const batch of left.run(env)) {
@@ -49,8 +52,8 @@ export class SetOpNode implements PlanNode {
         const n = counts.get(h) ?? 0;
         if (this.#all) {
           if (n > 0) counts.set(h, n - 1);
-          if ((n > 0) === intersect) out.push(r);
-        } else if ((n > 0) === intersect && !emitted.has(h)) {
+          if (n > 0 === intersect) out.push(r);
+        } else if (n > 0 === intersect && !emitted.has(h)) {
           emitted.add(h);
           out.push(r);
         }

@@ -20,7 +20,8 @@ function intOps(op: BinaryOperator): BinaryFn | undefined {
     case '*':
       return (a, b) => {
         const r = (a as number) * (b as number);
-        if (!Number.isSafeInteger(r)) throw new SqlError('ERR_SQL_NUMERIC_OUT_OF_RANGE', 'integer out of range');
+        if (!Number.isSafeInteger(r))
+          throw new SqlError('ERR_SQL_NUMERIC_OUT_OF_RANGE', 'integer out of range');
         return checkInt4(r);
       };
     case '/':
@@ -144,15 +145,15 @@ const likeCache = new Map<string, RegExp>();
  * Compiles a LIKE pattern (`%` any string, `_` one character, `escape` quoting the next character)
  * into an anchored regular expression.
  */
-export function likeRegex(pattern: string, escape: string, caseInsensitive: boolean): RegExp {
-  const cacheKey = `${caseInsensitive ? 'i' : 's'}${escape}\u0000${pattern}`;
+export function likeRegex(pattern: string, escapeChar: string, caseInsensitive: boolean): RegExp {
+  const cacheKey = `${caseInsensitive ? 'i' : 's'}${escapeChar}\u0000${pattern}`;
   const hit = likeCache.get(cacheKey);
   if (hit !== undefined) return hit;
   let src = '';
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
-    if (escape !== '' && c === escape) {
+    if (escapeChar !== '' && c === escapeChar) {
       const next = chars[++i];
       if (next === undefined) {
         throw new SqlError('ERR_SQL_INVALID_ESCAPE', 'LIKE pattern must not end with escape character');
@@ -172,12 +173,12 @@ export function likeRegex(pattern: string, escape: string, caseInsensitive: bool
  * The literal prefix of a LIKE pattern (before the first wildcard), and whether the pattern is
  * exactly that prefix followed by `%` or nothing (then the prefix range is exact).
  */
-export function likePrefix(pattern: string, escape: string): { prefix: string; exact: boolean } {
+export function likePrefix(pattern: string, escapeChar: string): { prefix: string; exact: boolean } {
   let prefix = '';
   const chars = [...pattern];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
-    if (escape !== '' && c === escape && i + 1 < chars.length) {
+    if (escapeChar !== '' && c === escapeChar && i + 1 < chars.length) {
       prefix += chars[++i]!;
     } else if (c === '%' || c === '_') {
       const rest = chars.slice(i);

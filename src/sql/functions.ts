@@ -23,7 +23,13 @@ type Resolver = (types: readonly TypeId[]) => FunctionImpl | undefined;
 
 const numericKinds = (t: TypeId): TypeId => (t === 'unknown' ? 'double' : t);
 
-function impl(type: TypeId, argTypes: TypeId[], fn: FunctionImpl['fn'], strict = true, pure = true): FunctionImpl {
+function impl(
+  type: TypeId,
+  argTypes: TypeId[],
+  fn: FunctionImpl['fn'],
+  strict = true,
+  pure = true,
+): FunctionImpl {
   return { type, argTypes, fn, strict, pure };
 }
 
@@ -88,15 +94,20 @@ const RESOLVERS: Record<string, Resolver> = {
     return impl('double', ['double'], ([x]) => Math.ceil(x as number));
   },
   sqrt: mathFn((x) => {
-    if (x < 0) throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'cannot take square root of a negative number');
+    if (x < 0)
+      throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'cannot take square root of a negative number');
     return Math.sqrt(x);
   }),
   exp: mathFn(Math.exp),
   ln: mathFn((x) => {
-    if (x <= 0) throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'cannot take logarithm of a non-positive number');
+    if (x <= 0)
+      throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'cannot take logarithm of a non-positive number');
     return Math.log(x);
   }),
-  power: (types) => (types.length === 2 ? impl('double', ['double', 'double'], ([a, b]) => (a as number) ** (b as number)) : undefined),
+  power: (types) =>
+    types.length === 2
+      ? impl('double', ['double', 'double'], ([a, b]) => (a as number) ** (b as number))
+      : undefined,
   lower: text1((s) => s.toLowerCase()),
   upper: text1((s) => s.toUpperCase()),
   length: text1((s) => [...s].length, 'integer'),
@@ -107,11 +118,15 @@ const RESOLVERS: Record<string, Resolver> = {
   rtrim: text1((s) => s.replace(/ +$/, '')),
   substr: (types) =>
     types.length === 2 || types.length === 3
-      ? impl('text', ['text', 'integer', 'integer'], ([s, start, len]) => substring(s as string, start as number, len as number | undefined))
+      ? impl('text', ['text', 'integer', 'integer'], ([s, start, len]) =>
+          substring(s as string, start as number, len as number | undefined),
+        )
       : undefined,
   replace: (types) =>
     types.length === 3
-      ? impl('text', ['text', 'text', 'text'], ([s, from, to]) => (from === '' ? (s as string) : (s as string).split(from as string).join(to as string)))
+      ? impl('text', ['text', 'text', 'text'], ([s, from, to]) =>
+          from === '' ? (s as string) : (s as string).split(from as string).join(to as string),
+        )
       : undefined,
   strpos: (types) =>
     types.length === 2
@@ -121,16 +136,42 @@ const RESOLVERS: Record<string, Resolver> = {
         })
       : undefined,
   left: (types) =>
-    types.length === 2 ? impl('text', ['text', 'integer'], ([s, n]) => { const cs = [...(s as string)]; return (n as number) >= 0 ? cs.slice(0, n as number).join('') : cs.slice(0, cs.length + (n as number)).join(''); }) : undefined,
+    types.length === 2
+      ? impl('text', ['text', 'integer'], ([s, n]) => {
+          const cs = [...(s as string)];
+          return (n as number) >= 0
+            ? cs.slice(0, n as number).join('')
+            : cs.slice(0, cs.length + (n as number)).join('');
+        })
+      : undefined,
   right: (types) =>
-    types.length === 2 ? impl('text', ['text', 'integer'], ([s, n]) => { const cs = [...(s as string)]; return (n as number) >= 0 ? cs.slice(Math.max(0, cs.length - (n as number))).join('') : cs.slice(-(n as number)).join(''); }) : undefined,
-  repeat: (types) => (types.length === 2 ? impl('text', ['text', 'integer'], ([s, n]) => (s as string).repeat(Math.max(0, n as number))) : undefined),
+    types.length === 2
+      ? impl('text', ['text', 'integer'], ([s, n]) => {
+          const cs = [...(s as string)];
+          return (n as number) >= 0
+            ? cs.slice(Math.max(0, cs.length - (n as number))).join('')
+            : cs.slice(-(n as number)).join('');
+        })
+      : undefined,
+  repeat: (types) =>
+    types.length === 2
+      ? impl('text', ['text', 'integer'], ([s, n]) => (s as string).repeat(Math.max(0, n as number)))
+      : undefined,
   concat: (types) =>
-    types.length >= 1 ? impl('text', types.map(() => 'text'), (args) => args.filter((a) => a !== null).join(''), false) : undefined,
+    types.length >= 1
+      ? impl(
+          'text',
+          types.map(() => 'text'),
+          (args) => args.filter((a) => a !== null).join(''),
+          false,
+        )
+      : undefined,
   now: (types) => (types.length === 0 ? impl('timestamp', [], (_a, now) => now, true, false) : undefined),
   random: (types) => (types.length === 0 ? impl('double', [], () => Math.random(), true, false) : undefined),
   date_trunc: (types) =>
-    types.length === 2 ? impl('timestamp', ['text', 'timestamp'], ([u, ts]) => truncateTimestamp(u as string, ts as bigint)) : undefined,
+    types.length === 2
+      ? impl('timestamp', ['text', 'timestamp'], ([u, ts]) => truncateTimestamp(u as string, ts as bigint))
+      : undefined,
 };
 RESOLVERS.ceiling = RESOLVERS.ceil!;
 RESOLVERS.pow = RESOLVERS.power!;
@@ -143,7 +184,8 @@ RESOLVERS.localtimestamp = RESOLVERS.now!;
 
 function substring(s: string, start: number, len: number | undefined): string {
   const cs = [...s];
-  if (len !== undefined && len < 0) throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'negative substring length not allowed');
+  if (len !== undefined && len < 0)
+    throw new SqlError('ERR_SQL_INVALID_PARAMETER_VALUE', 'negative substring length not allowed');
   const from = Math.max(1, start);
   const to = len === undefined ? cs.length + 1 : start + len;
   return to <= from ? '' : cs.slice(from - 1, to - 1).join('');
@@ -165,4 +207,3 @@ export function resolveFunction(name: string, types: readonly TypeId[]): Functio
   }
   return found;
 }
-

@@ -19,7 +19,7 @@
  * | TIMESTAMP | `33` + int64 microseconds big-endian, sign bit flipped |
  * | NULL | `7F` (after every value: NULLS LAST ascending, NULLS FIRST descending, as PostgreSQL) |
  */
-import { Decimal } from './decimal.ts';
+import type { Decimal } from './decimal.ts';
 import { SqlError } from './errors.ts';
 import type { TypeId, Value } from './types.ts';
 
@@ -39,20 +39,23 @@ export const TAG = {
 
 const TWO32 = 4294967296;
 
-/** A growable byte buffer that keys are written into. */
+/**
+ * A growable byte buffer that keys are written into. Keys are Buffers: engines hand them to Node
+ * APIs, and wrapping a plain Uint8Array into a Buffer costs more than writing into one.
+ */
 export class KeyWriter {
-  buf: Uint8Array;
+  buf: Buffer;
   len = 0;
 
   constructor(capacity = 64, prefix?: Uint8Array) {
-    this.buf = new Uint8Array(Math.max(capacity, (prefix?.length ?? 0) + 32));
+    this.buf = Buffer.allocUnsafe(Math.max(capacity, (prefix?.length ?? 0) + 32));
     if (prefix !== undefined) this.bytes(prefix);
   }
 
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-    next.set(this.buf.subarray(0, this.len));
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
   }
 
@@ -73,18 +76,24 @@ export class KeyWriter {
     for (let i = start; i < this.len; i++) b[i] = ~b[i]! & 0xff;
   }
 
-  /** A copy of the bytes written. */
+  /** The bytes written (the writer must not be used afterwards). */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.len);
+    return this.buf.subarray(0, this.len);
   }
 }
 
 /** Writes an integer element from a safe JavaScript integer. */
 export function writeIntNumber(w: KeyWriter, v: number): void {
-  if (v === 0) return w.byte(TAG.intZero);
+  if (v === 0) {
+    w.byte(TAG.intZero);
+    return;
+  }
   const neg = v < 0;
   let x = neg ? -v : v;
-  if (x > 0xffffffffffff) return writeIntBig(w, BigInt(v));
+  if (x > 0xffffffffffff) {
+    writeIntBig(w, BigInt(v));
+    return;
+  }
   const n = x < 0x100 ? 1 : x < 0x10000 ? 2 : x < 0x1000000 ? 3 : x < TWO32 ? 4 : x < 0x10000000000 ? 5 : 6;
   if (neg) x = 256 ** n - 1 - x;
   w.ensure(n + 1);
@@ -99,7 +108,10 @@ export function writeIntNumber(w: KeyWriter, v: number): void {
 
 /** Writes an integer element from a bigint in the int64 range. */
 export function writeIntBig(w: KeyWriter, v: bigint): void {
-  if (v >= -0xffffffffffffn && v <= 0xffffffffffffn) return writeIntNumber(w, Number(v));
+  if (v >= -0xffffffffffffn && v <= 0xffffffffffffn) {
+    writeIntNumber(w, Number(v));
+    return;
+  }
   const neg = v < 0n;
   let x = neg ? -v : v;
   let n = 0;
@@ -154,7 +166,10 @@ function writeTextBody(w: KeyWriter, s: string): void {
   w.ensure(s.length + 2);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80) return writeEscaped(w, Buffer.from(s.slice(i), 'utf8'));
+    if (c >= 0x80) {
+      writeEscaped(w, Buffer.from(s.slice(i), 'utf8'));
+      return;
+    }
     if (c === 0) {
       w.byte(0);
       w.byte(0xff);
@@ -166,7 +181,10 @@ function writeTextBody(w: KeyWriter, s: string): void {
 }
 
 function writeNumeric(w: KeyWriter, d: Decimal): void {
-  if (d.coef === 0n) return w.byte(TAG.numZero);
+  if (d.coef === 0n) {
+    w.byte(TAG.numZero);
+    return;
+  }
   const neg = d.coef < 0n;
   const all = (neg ? -d.coef : d.coef).toString();
   const digits = all.replace(/0+$/, '');
@@ -242,7 +260,7 @@ export function indexPrefix(tableId: number, indexId: number): Uint8Array {
 export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i] !== 0xff) {
-      const out = prefix.slice(0, i + 1);
+      const out = Uint8Array.prototype.slice.call(prefix, 0, i + 1);
       out[i]! += 1;
       return out;
     }

@@ -40,7 +40,7 @@ export function formatKey(key: Uint8Array, resolve?: KeyNameResolver): string {
     const tableId = readIntNumber(r);
     if (r.done) return resolve?.(tableId, 0) ?? `t${tableId}`;
     const indexId = readIntNumber(r);
-    const name = resolve?.(tableId, indexId);
+    const name = resolve?.(tableId, indexId) ?? (tableId === 1 && indexId === 1 ? '__catalog' : undefined);
     parts.push(name ?? (indexId === 1 ? `t${tableId}` : `t${tableId}@${indexId}`));
     while (!r.done) {
       const start = r.pos;

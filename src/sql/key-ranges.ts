@@ -1,8 +1,9 @@
 /** Turns an access path and the values of one execution into concrete key ranges. */
-import { KeyWriter, prefixEnd, TAG, writeKeyValue, writeTextPrefix } from './key-encoding.ts';
+
 import { likePrefix } from './expr-ops.ts';
+import { KeyWriter, prefixEnd, TAG, writeKeyValue, writeTextPrefix } from './key-encoding.ts';
 import type { AccessPath, BoundTerm } from './plan-access.ts';
-import { type Env, evaluate } from './plan-types.ts';
+import type { Compiled, Env } from './plan-types.ts';
 import type { KeyLayout } from './table-info.ts';
 import { compareBytes, type Value } from './types.ts';
 
@@ -22,8 +23,29 @@ function concat(prefix: Uint8Array, write: (w: KeyWriter) => void): Uint8Array {
   return w.finish();
 }
 
+/** Evaluates a row-independent value, running its subqueries only when it has some. */
+async function valueOf(c: Compiled, env: Env): Promise<Value> {
+  if (c.prepare !== undefined) await c.prepare([], env);
+  return c.eval([], env);
+}
+
+/** The common case, one value per equality column without subqueries: one key, no allocation per column. */
+function singlePrefix(path: AccessPath, env: Env): Uint8Array[] | undefined {
+  const { index, eq } = path;
+  for (const e of eq) if (e.isNull || e.values.length !== 1 || e.values[0]!.prepare !== undefined) return undefined;
+  const w = new KeyWriter(index.prefix.length + 16 * eq.length, index.prefix);
+  for (let i = 0; i < eq.length; i++) {
+    const v = eq[i]!.values[0]!.eval([], env);
+    if (v === null) return [];
+    writeKeyValue(w, v, index.types[i]!, index.desc[i]);
+  }
+  return [w.finish()];
+}
+
 /** Every combination of the equality alternatives, as encoded prefixes (NULL values match nothing). */
 async function prefixes(path: AccessPath, env: Env): Promise<Uint8Array[]> {
+  const single = singlePrefix(path, env);
+  if (single !== undefined) return single;
   let out: Uint8Array[] = [path.index.prefix];
   for (let i = 0; i < path.eq.length; i++) {
     const { values, isNull } = path.eq[i]!;
@@ -31,7 +53,7 @@ async function prefixes(path: AccessPath, env: Env): Promise<Uint8Array[]> {
     const desc = path.index.desc[i]!;
     const vals: Value[] = isNull ? [null] : [];
     for (const c of values) {
-      const v = await evaluate(c, [], env);
+      const v = await valueOf(c, env);
       if (v !== null) vals.push(v);
     }
     const next: Uint8Array[] = [];
@@ -57,8 +79,15 @@ interface Bounds {
   empty: boolean;
 }
 
-async function applyBound(b: Bounds, p: Uint8Array, t: BoundTerm, index: KeyLayout, k: number, env: Env): Promise<void> {
-  const v = await evaluate(t.value, [], env);
+async function applyBound(
+  b: Bounds,
+  p: Uint8Array,
+  t: BoundTerm,
+  index: KeyLayout,
+  k: number,
+  env: Env,
+): Promise<void> {
+  const v = await valueOf(t.value, env);
   if (v === null) {
     b.empty = true;
     return;
@@ -77,7 +106,7 @@ async function rangeIn(path: AccessPath, p: Uint8Array, env: Env): Promise<KeyRa
   const b: Bounds = { start: undefined, end: undefined, empty: false };
   for (const t of path.bounds) await applyBound(b, p, t, path.index, k, env);
   for (const like of path.likes) {
-    const pattern = await evaluate(like.pattern, [], env);
+    const pattern = await valueOf(like.pattern, env);
     if (pattern === null) return undefined;
     const { prefix } = likePrefix(pattern as string, like.escape);
     if (prefix === '') continue;
@@ -101,6 +130,7 @@ async function rangeIn(path: AccessPath, p: Uint8Array, env: Env): Promise<KeyRa
 /** The key ranges of one execution, in key order, without overlaps. */
 export async function keyRanges(path: AccessPath, env: Env): Promise<KeyRange[]> {
   const ps = await prefixes(path, env);
+  if (ps.length === 1 && path.point) return [{ start: ps[0]!, end: undefined, point: true, prefix: ps[0]! }];
   ps.sort(compareBytes);
   const unique = ps.filter((p, i) => i === 0 || compareBytes(p, ps[i - 1]!) !== 0);
   if (path.point) return unique.map((p) => ({ start: p, end: undefined, point: true, prefix: p }));

@@ -120,10 +120,11 @@ function termsOf(e: Expr, table: TableInfo, ctx: CompileContext): { position: nu
     const col = asColumn(e.expr, ctx);
     const t = col === undefined ? undefined : typeAt(col);
     if (col === undefined || (t !== 'text' && t !== 'varchar')) return [];
-    const escape = e.escape === undefined ? '\\' : e.escape.kind === 'StringLiteral' ? e.escape.value : undefined;
+    const escapeChar =
+      e.escape === undefined ? '\\' : e.escape.kind === 'StringLiteral' ? e.escape.value : undefined;
     const pattern = keyValue(e.pattern, 'text', ctx);
-    if (escape === undefined || pattern === undefined || [...escape].length > 1) return [];
-    return [{ position: col, term: { kind: 'like', pattern, escape } }];
+    if (escapeChar === undefined || pattern === undefined || [...escapeChar].length > 1) return [];
+    return [{ position: col, term: { kind: 'like', pattern, escape: escapeChar } }];
   }
   return [];
 }
@@ -173,7 +174,11 @@ function candidate(table: TableInfo, index: KeyLayout, terms: readonly ColumnTer
  * Chooses how to read `table` given the WHERE/ON conjuncts that mention only it, compiled in
  * `ctx` (whose scope is the table's).
  */
-export function chooseAccessPath(table: TableInfo, conjuncts: readonly Expr[], ctx: CompileContext): AccessPath {
+export function chooseAccessPath(
+  table: TableInfo,
+  conjuncts: readonly Expr[],
+  ctx: CompileContext,
+): AccessPath {
   const terms: ColumnTerm[] = [];
   conjuncts.forEach((e, conjunct) => {
     for (const t of termsOf(e, table, ctx)) terms.push({ ...t, conjunct });

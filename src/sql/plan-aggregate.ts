@@ -57,7 +57,9 @@ export function findAggregates(exprs: readonly Expr[]): FunctionCall[] {
       for (const a of n.args) {
         walk(a, (inner) => {
           if (inner.kind === 'FunctionCall' && AGGREGATES.has(inner.name)) {
-            throw new SqlError('ERR_SQL_GROUPING', 'aggregate function calls cannot be nested', { position: inner.pos });
+            throw new SqlError('ERR_SQL_GROUPING', 'aggregate function calls cannot be nested', {
+              position: inner.pos,
+            });
           }
           return true;
         });
@@ -73,16 +75,25 @@ export function findAggregates(exprs: readonly Expr[]): FunctionCall[] {
 export function aggregateSpec(call: FunctionCall, ctx: CompileContext): AggSpec {
   const func = call.name as AggFunc;
   if (call.star) {
-    if (func !== 'count') throw new SqlError('ERR_SQL_SYNTAX', `${func}(*) is not valid`, { position: call.pos });
+    if (func !== 'count')
+      throw new SqlError('ERR_SQL_SYNTAX', `${func}(*) is not valid`, { position: call.pos });
     return { func, arg: undefined, distinct: false, type: 'bigint', text: 'count(*)' };
   }
   if (call.args.length !== 1) {
-    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `function ${func} takes exactly one argument`, { position: call.pos });
+    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `function ${func} takes exactly one argument`, {
+      position: call.pos,
+    });
   }
   let arg = compile(call.args[0]!, { ...ctx, clause: `${func}()` });
-  if (arg.type === 'unknown') arg = coerce(arg, func === 'sum' || func === 'avg' ? 'numeric' : 'text', ctx, call.pos);
-  if ((func === 'sum' || func === 'avg') && !['integer', 'bigint', 'numeric', 'real', 'double'].includes(arg.type)) {
-    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `function ${func}(${arg.type}) does not exist`, { position: call.pos });
+  if (arg.type === 'unknown')
+    arg = coerce(arg, func === 'sum' || func === 'avg' ? 'numeric' : 'text', ctx, call.pos);
+  if (
+    (func === 'sum' || func === 'avg') &&
+    !['integer', 'bigint', 'numeric', 'real', 'double'].includes(arg.type)
+  ) {
+    throw new SqlError('ERR_SQL_UNDEFINED_FUNCTION', `function ${func}(${arg.type}) does not exist`, {
+      position: call.pos,
+    });
   }
   return { func, arg, distinct: call.distinct, type: aggregateType(func, arg.type), text: formatExpr(call) };
 }
@@ -125,12 +136,22 @@ export class AggregateMatcher implements AggMatcher {
   readonly #groups: ReadonlyMap<string, { index: number; type: TypeId }>;
   readonly #aggs: ReadonlyMap<string, { index: number; type: TypeId }>;
 
-  constructor(input: RowScope, groupKeys: readonly Expr[], groupTypes: readonly TypeId[], aggCalls: readonly FunctionCall[], aggTypes: readonly TypeId[]) {
+  constructor(
+    input: RowScope,
+    groupKeys: readonly Expr[],
+    groupTypes: readonly TypeId[],
+    aggCalls: readonly FunctionCall[],
+    aggTypes: readonly TypeId[],
+  ) {
     this.#input = input;
     const groups = new Map<string, { index: number; type: TypeId }>();
-    groupKeys.forEach((g, i) => groups.set(exprKey(g, input), { index: i, type: groupTypes[i]! }));
+    groupKeys.forEach((g, i) => {
+      groups.set(exprKey(g, input), { index: i, type: groupTypes[i]! });
+    });
     const aggs = new Map<string, { index: number; type: TypeId }>();
-    aggCalls.forEach((a, i) => aggs.set(exprKey(a, input), { index: groupKeys.length + i, type: aggTypes[i]! }));
+    aggCalls.forEach((a, i) => {
+      aggs.set(exprKey(a, input), { index: groupKeys.length + i, type: aggTypes[i]! });
+    });
     this.#groups = groups;
     this.#aggs = aggs;
   }

@@ -1,7 +1,22 @@
 /** Planning of INSERT, UPDATE and DELETE. */
-import type { Assignment as AssignmentAst, DeleteStatement, Expr, InsertStatement, SelectItem, UpdateStatement } from './ast.ts';
+import type {
+  Assignment as AssignmentAst,
+  DeleteStatement,
+  Expr,
+  InsertStatement,
+  SelectItem,
+  UpdateStatement,
+} from './ast.ts';
 import { applyTypmod, castValue, implicitlyCastable } from './cast.ts';
-import { type CompileContext, coerce, compile, compileCondition, constant, explicitCast, node } from './compile.ts';
+import {
+  type CompileContext,
+  coerce,
+  compile,
+  compileCondition,
+  constant,
+  explicitCast,
+  node,
+} from './compile.ts';
 import { SqlError } from './errors.ts';
 import { ValuesNode } from './exec-basic.ts';
 import { type Assignment, DeleteNode, InsertNode, type OnConflictPlan, UpdateNode } from './exec-dml.ts';
@@ -9,8 +24,8 @@ import { TableScanNode } from './exec-scan.ts';
 import { formatExpr } from './format.ts';
 import { chooseAccessPath } from './plan-access.ts';
 import { planQuery } from './plan-select.ts';
-import { andAll } from './plan-util.ts';
 import type { Compiled, OutputColumn, PlanNode } from './plan-types.ts';
+import { andAll } from './plan-util.ts';
 import { compileContext, conjunctsOf, lookupTable, type PlannerContext } from './planner-context.ts';
 import { RowScope } from './scope.ts';
 import type { ColumnDesc, KeyLayout, TableInfo } from './table-info.ts';
@@ -30,13 +45,18 @@ function withTypmod(c: Compiled, col: ColumnDesc): Compiled {
 export function assignTo(c: Compiled, col: ColumnDesc, ctx: CompileContext, pos?: Expr['pos']): Compiled {
   const t = col.type.name;
   let r: Compiled;
-  if (c.param !== undefined || c.type === 'unknown' || implicitlyCastable(c.type, t)) r = coerce(c, t, ctx, pos);
+  if (c.param !== undefined || c.type === 'unknown' || implicitlyCastable(c.type, t))
+    r = coerce(c, t, ctx, pos);
   else if ((isNumeric(c.type) && isNumeric(t)) || isTextual(t)) r = explicitCast(c, t);
   else {
-    throw new SqlError('ERR_SQL_DATATYPE_MISMATCH', `column "${col.name}" is of type ${typeLabel(t)} but expression is of type ${typeLabel(c.type)}`, {
-      position: pos,
-      hint: 'You will need to rewrite or cast the expression.',
-    });
+    throw new SqlError(
+      'ERR_SQL_DATATYPE_MISMATCH',
+      `column "${col.name}" is of type ${typeLabel(t)} but expression is of type ${typeLabel(c.type)}`,
+      {
+        position: pos,
+        hint: 'You will need to rewrite or cast the expression.',
+      },
+    );
   }
   return withTypmod(r, col);
 }
@@ -47,7 +67,11 @@ function defaultOf(col: ColumnDesc, pc: PlannerContext): Compiled {
   return assignTo(compile(col.default, ctx), col, ctx);
 }
 
-function returningOf(items: readonly SelectItem[] | undefined, scope: RowScope, pc: PlannerContext): [Compiled[] | undefined, OutputColumn[]] {
+function returningOf(
+  items: readonly SelectItem[] | undefined,
+  scope: RowScope,
+  pc: PlannerContext,
+): [Compiled[] | undefined, OutputColumn[]] {
   if (items === undefined) return [undefined, []];
   const ctx = compileContext(pc, scope, 'RETURNING');
   const exprs: Compiled[] = [];
@@ -64,47 +88,84 @@ function returningOf(items: readonly SelectItem[] | undefined, scope: RowScope, 
     let c = compile(it.expr, ctx);
     if (c.type === 'unknown') c = coerce(c, 'text', ctx);
     exprs.push(c);
-    cols.push({ name: it.alias ?? (it.expr.kind === 'ColumnRef' || it.expr.kind === 'FunctionCall' ? it.expr.name : '?column?'), type: c.type });
+    cols.push({
+      name:
+        it.alias ??
+        (it.expr.kind === 'ColumnRef' || it.expr.kind === 'FunctionCall' ? it.expr.name : '?column?'),
+      type: c.type,
+    });
   }
   return [exprs, cols];
 }
 
 function column(table: TableInfo, name: string, pos: Expr['pos']): number {
   const p = table.positionOf(name);
-  if (p < 0) throw new SqlError('ERR_SQL_UNDEFINED_COLUMN', `column "${name}" of relation "${table.name}" does not exist`, { position: pos });
+  if (p < 0)
+    throw new SqlError(
+      'ERR_SQL_UNDEFINED_COLUMN',
+      `column "${name}" of relation "${table.name}" does not exist`,
+      { position: pos },
+    );
   return p;
 }
 
-function assignments(set: readonly AssignmentAst[], table: TableInfo, ctx: CompileContext, pc: PlannerContext): Assignment[] {
+function assignments(
+  set: readonly AssignmentAst[],
+  table: TableInfo,
+  ctx: CompileContext,
+  pc: PlannerContext,
+): Assignment[] {
   const seen = new Set<number>();
   return set.map((a) => {
     const position = column(table, a.column, a.pos);
-    if (seen.has(position)) throw new SqlError('ERR_SQL_SYNTAX', `multiple assignments to same column "${a.column}"`, { position: a.pos });
+    if (seen.has(position))
+      throw new SqlError('ERR_SQL_SYNTAX', `multiple assignments to same column "${a.column}"`, {
+        position: a.pos,
+      });
     seen.add(position);
     const col = table.columns[position]!;
-    const value = a.value.kind === 'Default' ? defaultOf(col, pc) : assignTo(compile(a.value, ctx), col, ctx, a.value.pos);
+    const value =
+      a.value.kind === 'Default'
+        ? defaultOf(col, pc)
+        : assignTo(compile(a.value, ctx), col, ctx, a.value.pos);
     return { position, value };
   });
 }
 
-function conflictTarget(table: TableInfo, cols: readonly string[] | undefined, pos: Expr['pos']): KeyLayout | undefined {
+function conflictTarget(
+  table: TableInfo,
+  cols: readonly string[] | undefined,
+  pos: Expr['pos'],
+): KeyLayout | undefined {
   if (cols === undefined) return undefined;
   const want = new Set(cols.map((c) => column(table, c, pos)));
   const same = (ix: KeyLayout) => ix.positions.length === want.size && ix.positions.every((p) => want.has(p));
   const hit = [table.primary, ...table.indexes.filter((i) => i.unique)].find(same);
   if (hit === undefined) {
-    throw new SqlError('ERR_SQL_INVALID_COLUMN_REFERENCE', 'there is no unique or exclusion constraint matching the ON CONFLICT specification', {
-      position: pos,
-    });
+    throw new SqlError(
+      'ERR_SQL_INVALID_COLUMN_REFERENCE',
+      'there is no unique or exclusion constraint matching the ON CONFLICT specification',
+      {
+        position: pos,
+      },
+    );
   }
   return hit;
 }
 
-function insertSource(s: InsertStatement, table: TableInfo, targets: readonly number[], pc: PlannerContext): [PlanNode, ((v: Value) => Value)[]] {
+function insertSource(
+  s: InsertStatement,
+  table: TableInfo,
+  targets: readonly number[],
+  pc: PlannerContext,
+): [PlanNode, ((v: Value) => Value)[]] {
   const empty = compileContext(pc, new RowScope([]), 'VALUES');
   if (s.source.kind === 'Values') {
     const rows = s.source.rows.map((r) => {
-      if (r.length > targets.length) throw new SqlError('ERR_SQL_SYNTAX', 'INSERT has more expressions than target columns', { position: r[targets.length]!.pos });
+      if (r.length > targets.length)
+        throw new SqlError('ERR_SQL_SYNTAX', 'INSERT has more expressions than target columns', {
+          position: r[targets.length]!.pos,
+        });
       return targets.map((p, i) => {
         const col = table.columns[p]!;
         const e = r[i];
@@ -116,7 +177,10 @@ function insertSource(s: InsertStatement, table: TableInfo, targets: readonly nu
     return [new ValuesNode(rows, cols), targets.map(() => (v: Value) => v)];
   }
   const src = planQuery(s.source, undefined, pc);
-  if (src.columns.length > targets.length) throw new SqlError('ERR_SQL_SYNTAX', 'INSERT has more expressions than target columns', { position: s.source.pos });
+  if (src.columns.length > targets.length)
+    throw new SqlError('ERR_SQL_SYNTAX', 'INSERT has more expressions than target columns', {
+      position: s.source.pos,
+    });
   const convert = src.columns.map((c, i) => {
     const col = table.columns[targets[i]!]!;
     const from: TypeId = c.type;
@@ -128,11 +192,16 @@ function insertSource(s: InsertStatement, table: TableInfo, targets: readonly nu
 
 export function planInsert(s: InsertStatement, pc: PlannerContext): InsertNode {
   const table = lookupTable(pc, s.table, s.pos);
-  const targets = (s.columns ?? table.columns.filter((c) => !c.hidden).map((c) => c.name)).map((n) => column(table, n, s.pos));
-  if (new Set(targets).size !== targets.length) throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', 'column specified more than once', { position: s.pos });
+  const targets = (s.columns ?? table.columns.filter((c) => !c.hidden).map((c) => c.name)).map((n) =>
+    column(table, n, s.pos),
+  );
+  if (new Set(targets).size !== targets.length)
+    throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', 'column specified more than once', { position: s.pos });
   const [source, convert] = insertSource(s, table, targets, pc);
   const used = targets.slice(0, source.columns.length);
-  const defaults = table.columns.map((c, p) => (used.includes(p) || c.hidden || c.default === undefined ? undefined : defaultOf(c, pc)));
+  const defaults = table.columns.map((c, p) =>
+    used.includes(p) || c.hidden || c.default === undefined ? undefined : defaultOf(c, pc),
+  );
   const alias = s.alias ?? s.table;
   let onConflict: OnConflictPlan | undefined;
   const oc = s.onConflict;
@@ -147,17 +216,36 @@ export function planInsert(s: InsertStatement, pc: PlannerContext): InsertNode {
     }
   }
   const [returning, columns] = returningOf(s.returning, new RowScope(tableColumns(table, alias)), pc);
-  return new InsertNode(table, source, used, convert.slice(0, used.length), defaults, onConflict, returning, columns);
+  return new InsertNode(
+    table,
+    source,
+    used,
+    convert.slice(0, used.length),
+    defaults,
+    onConflict,
+    returning,
+    columns,
+  );
 }
 
-function scanFor(table: TableInfo, alias: string, where: Expr | undefined, pc: PlannerContext): { scan: TableScanNode; scope: RowScope } {
+function scanFor(
+  table: TableInfo,
+  alias: string,
+  where: Expr | undefined,
+  pc: PlannerContext,
+): { scan: TableScanNode; scope: RowScope } {
   const scope = new RowScope(tableColumns(table, alias));
   const conj = conjunctsOf(where);
   const ctx = compileContext(pc, scope, 'WHERE');
   const path = chooseAccessPath(table, conj, ctx);
   const rest = conj.filter((_, i) => !path.consumed.has(i));
   const residual =
-    rest.length === 0 ? undefined : { compiled: andAll(rest.map((c) => compileCondition(c, ctx))), text: rest.map((c) => formatExpr(c)).join(' AND ') };
+    rest.length === 0
+      ? undefined
+      : {
+          compiled: andAll(rest.map((c) => compileCondition(c, ctx))),
+          text: rest.map((c) => formatExpr(c)).join(' AND '),
+        };
   return { scan: new TableScanNode(path, alias, scope.columns, residual, pc.names), scope };
 }
 

@@ -13,17 +13,43 @@ import { HashJoinNode, type JoinKey, MergeJoinNode, NestedLoopNode } from './exe
 import { TableScanNode } from './exec-scan.ts';
 import { formatExpr } from './format.ts';
 import { chooseAccessPath } from './plan-access.ts';
-import { andAll } from './plan-util.ts';
 import type { Compiled, OutputColumn, PlanNode } from './plan-types.ts';
-import { columnRefs, compileContext, conjunctsOf, lookupTable, type PlannerContext } from './planner-context.ts';
+import { andAll } from './plan-util.ts';
+import {
+  columnRefs,
+  compileContext,
+  conjunctsOf,
+  lookupTable,
+  type PlannerContext,
+} from './planner-context.ts';
 import { RowScope, type Scope, type SubqueryMarker } from './scope.ts';
 import type { TableInfo } from './table-info.ts';
 import { commonType, comparatorFor } from './types.ts';
 
 type Leaf =
-  | { readonly kind: 'table'; readonly id: number; readonly info: TableInfo; readonly alias: string; readonly columns: OutputColumn[] }
-  | { readonly kind: 'derived'; readonly id: number; readonly node: PlanNode; readonly alias: string; readonly columns: OutputColumn[] };
-type Tree = Leaf | { readonly kind: 'join'; readonly type: JoinType; readonly left: Tree; readonly right: Tree; readonly on: Expr | undefined };
+  | {
+      readonly kind: 'table';
+      readonly id: number;
+      readonly info: TableInfo;
+      readonly alias: string;
+      readonly columns: OutputColumn[];
+    }
+  | {
+      readonly kind: 'derived';
+      readonly id: number;
+      readonly node: PlanNode;
+      readonly alias: string;
+      readonly columns: OutputColumn[];
+    };
+type Tree =
+  | Leaf
+  | {
+      readonly kind: 'join';
+      readonly type: JoinType;
+      readonly left: Tree;
+      readonly right: Tree;
+      readonly on: Expr | undefined;
+    };
 
 interface Build {
   readonly pc: PlannerContext;
@@ -41,19 +67,34 @@ export interface FromPlan {
 
 function leafOf(ref: TableRef, b: Build, planQuery: PlanQuery): Tree {
   if (ref.kind === 'Join') {
-    return { kind: 'join', type: ref.type, left: leafOf(ref.left, b, planQuery), right: leafOf(ref.right, b, planQuery), on: ref.on };
+    return {
+      kind: 'join',
+      type: ref.type,
+      left: leafOf(ref.left, b, planQuery),
+      right: leafOf(ref.right, b, planQuery),
+      on: ref.on,
+    };
   }
   const id = b.leaves.length;
   let leaf: Leaf;
   if (ref.kind === 'TableName') {
     const info = lookupTable(b.pc, ref.name, ref.pos);
     const alias = ref.alias ?? ref.name;
-    const columns = info.columns.map((c) => ({ name: c.name, type: c.type.name, table: alias, hidden: c.hidden }));
+    const columns = info.columns.map((c) => ({
+      name: c.name,
+      type: c.type.name,
+      table: alias,
+      hidden: c.hidden,
+    }));
     leaf = { kind: 'table', id, info, alias, columns };
   } else {
     const node = planQuery(ref.query, b.outer, { correlated: false });
     const names = ref.columnAliases ?? [];
-    const columns = node.columns.map((c, i) => ({ name: names[i] ?? c.name, type: c.type, table: ref.alias }));
+    const columns = node.columns.map((c, i) => ({
+      name: names[i] ?? c.name,
+      type: c.type,
+      table: ref.alias,
+    }));
     leaf = { kind: 'derived', id, node, alias: ref.alias, columns };
   }
   b.leaves.push(leaf);
@@ -91,7 +132,12 @@ function scopeOf(t: Tree, b: Build): RowScope {
   return new RowScope(columnsOf(t), b.outer, b.marker);
 }
 
-function compileAll(conjuncts: readonly Expr[], scope: RowScope, b: Build, clause: string): { compiled: Compiled; text: string } | undefined {
+function compileAll(
+  conjuncts: readonly Expr[],
+  scope: RowScope,
+  b: Build,
+  clause: string,
+): { compiled: Compiled; text: string } | undefined {
   if (conjuncts.length === 0) return undefined;
   const ctx = compileContext(b.pc, scope, clause);
   const compiled = andAll(conjuncts.map((c) => compileCondition(c, ctx)));
@@ -114,7 +160,12 @@ function buildLeaf(leaf: Leaf, conjuncts: readonly Expr[], b: Build): PlanNode {
   return new TableScanNode(path, leaf.alias, leaf.columns, residual, b.pc.names);
 }
 
-function joinKeys(conjuncts: readonly Expr[], left: Tree, right: Tree, b: Build): { keys: JoinKey[]; rest: Expr[]; keyExprs: Expr[] } {
+function joinKeys(
+  conjuncts: readonly Expr[],
+  left: Tree,
+  right: Tree,
+  b: Build,
+): { keys: JoinKey[]; rest: Expr[]; keyExprs: Expr[] } {
   const keys: JoinKey[] = [];
   const rest: Expr[] = [];
   const keyExprs: Expr[] = [];
@@ -122,7 +173,12 @@ function joinKeys(conjuncts: readonly Expr[], left: Tree, right: Tree, b: Build)
     if (c.kind === 'Binary' && c.op === '=') {
       const l = sourcesOf(c.left, b);
       const r = sourcesOf(c.right, b);
-      const [le, re] = within(l, left) && within(r, right) ? [c.left, c.right] : within(r, left) && within(l, right) ? [c.right, c.left] : [];
+      const [le, re] =
+        within(l, left) && within(r, right)
+          ? [c.left, c.right]
+          : within(r, left) && within(l, right)
+            ? [c.right, c.left]
+            : [];
       if (le !== undefined && re !== undefined) {
         const lc = compile(le, compileContext(b.pc, scopeOf(left, b), 'JOIN'));
         const rc = compile(re, compileContext(b.pc, scopeOf(right, b), 'JOIN'));
@@ -141,12 +197,20 @@ function joinKeys(conjuncts: readonly Expr[], left: Tree, right: Tree, b: Build)
 }
 
 /** Merge join applies when both inputs are forward primary-key scans and the keys are a PK prefix of both. */
-function mergeable(left: PlanNode, right: PlanNode, keys: readonly JoinKey[], keyExprs: readonly Expr[], lt: Tree, rt: Tree): JoinKey[] | undefined {
+function mergeable(
+  left: PlanNode,
+  right: PlanNode,
+  keys: readonly JoinKey[],
+  keyExprs: readonly Expr[],
+  lt: Tree,
+  rt: Tree,
+): JoinKey[] | undefined {
   if (!(left instanceof TableScanNode) || !(right instanceof TableScanNode)) return undefined;
   if (lt.kind !== 'table' || rt.kind !== 'table') return undefined;
   const lp = left.path;
   const rp = right.path;
-  if (!lp.index.primary || !rp.index.primary || lp.point || rp.point || lp.eq.length > 0 || rp.eq.length > 0) return undefined;
+  if (!lp.index.primary || !rp.index.primary || lp.point || rp.point || lp.eq.length > 0 || rp.eq.length > 0)
+    return undefined;
   const ordered: JoinKey[] = [];
   for (let i = 0; i < keys.length; i++) {
     const e = keyExprs[i]! as Extract<Expr, { kind: 'Binary' }>;
@@ -213,7 +277,8 @@ export function planFrom(
 ): FromPlan {
   const b: Build = { pc, outer, marker, leaves: [] };
   let tree = leafOf(from[0]!, b, planQuery);
-  for (const ref of from.slice(1)) tree = { kind: 'join', type: 'CROSS', left: tree, right: leafOf(ref, b, planQuery), on: undefined };
+  for (const ref of from.slice(1))
+    tree = { kind: 'join', type: 'CROSS', left: tree, right: leafOf(ref, b, planQuery), on: undefined };
   checkAliases(b.leaves);
   const conj = conjunctsOf(where);
   const local: Expr[] = [];

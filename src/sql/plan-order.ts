@@ -20,14 +20,18 @@ export function orderByOutput(item: OrderByItem, names: readonly string[]): numb
   if (e.kind === 'IntegerLiteral') {
     const n = Number(e.value);
     if (n < 1 || n > names.length) {
-      throw new SqlError('ERR_SQL_INVALID_COLUMN_REFERENCE', `ORDER BY position ${n} is not in select list`, { position: e.pos });
+      throw new SqlError('ERR_SQL_INVALID_COLUMN_REFERENCE', `ORDER BY position ${n} is not in select list`, {
+        position: e.pos,
+      });
     }
     return n - 1;
   }
   if (e.kind === 'ColumnRef' && e.table === undefined) {
     const hits = names.flatMap((n, i) => (n === e.name ? [i] : []));
     if (hits.length > 1) {
-      throw new SqlError('ERR_SQL_AMBIGUOUS_COLUMN', `ORDER BY "${e.name}" is ambiguous`, { position: e.pos });
+      throw new SqlError('ERR_SQL_AMBIGUOUS_COLUMN', `ORDER BY "${e.name}" is ambiguous`, {
+        position: e.pos,
+      });
     }
     return hits[0];
   }
@@ -40,7 +44,12 @@ export function resolvedOrder(item: OrderByItem, index: number, type: TypeId): R
 }
 
 export function sortKeys(order: readonly ResolvedOrder[]): SortKey[] {
-  return order.map((o) => ({ index: o.index, cmp: comparatorFor(o.type), desc: o.desc, nullsFirst: o.nullsFirst }));
+  return order.map((o) => ({
+    index: o.index,
+    cmp: comparatorFor(o.type),
+    desc: o.desc,
+    nullsFirst: o.nullsFirst,
+  }));
 }
 
 /**
@@ -48,7 +57,11 @@ export function sortKeys(order: readonly ResolvedOrder[]): SortKey[] {
  * setting `reverse`): the sort columns follow the index columns, skipping columns fixed by a
  * single equality, with one consistent direction. Sets the scan's direction when it returns true.
  */
-export function orderFromScan(scan: TableScanNode, order: readonly ResolvedOrder[], exprs: readonly Compiled[]): boolean {
+export function orderFromScan(
+  scan: TableScanNode,
+  order: readonly ResolvedOrder[],
+  exprs: readonly Compiled[],
+): boolean {
   const { index, eq } = scan.path;
   const fixed = new Set<number>();
   eq.forEach((e, i) => {

@@ -83,10 +83,13 @@ export function throwCancelled(): never {
   throw new SqlError('ERR_SQL_CANCELED', 'canceling statement due to user request');
 }
 
-/** Wraps a node's rows so that EXPLAIN ANALYZE can count them. */
-export async function* counted(node: PlanNode, env: Env, rows: AsyncIterable<Row[]>): AsyncIterable<Row[]> {
+/** Wraps a node's rows so that EXPLAIN ANALYZE can count them (only then). */
+export function counted(node: PlanNode, env: Env, rows: AsyncIterable<Row[]>): AsyncIterable<Row[]> {
   const counts = env.counts;
-  if (counts === undefined) return yield* rows;
+  return counts === undefined ? rows : countRows(node, counts, rows);
+}
+
+async function* countRows(node: PlanNode, counts: Map<PlanNode, number>, rows: AsyncIterable<Row[]>): AsyncIterable<Row[]> {
   for await (const batch of rows) {
     counts.set(node, (counts.get(node) ?? 0) + batch.length);
     yield batch;

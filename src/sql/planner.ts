@@ -29,10 +29,19 @@ export interface StatementPlan {
 }
 
 /** Statements the planner handles. */
-export type PlannableStatement = Extract<Statement, { kind: 'Select' | 'SetOperation' | 'Insert' | 'Update' | 'Delete' }>;
+export type PlannableStatement = Extract<
+  Statement,
+  { kind: 'Select' | 'SetOperation' | 'Insert' | 'Update' | 'Delete' }
+>;
 
 export function isPlannable(s: Statement): s is PlannableStatement {
-  return s.kind === 'Select' || s.kind === 'SetOperation' || s.kind === 'Insert' || s.kind === 'Update' || s.kind === 'Delete';
+  return (
+    s.kind === 'Select' ||
+    s.kind === 'SetOperation' ||
+    s.kind === 'Insert' ||
+    s.kind === 'Update' ||
+    s.kind === 'Delete'
+  );
 }
 
 function createContext(catalog: CatalogReader, names: KeyNameResolver): PlannerContext {
@@ -55,7 +64,11 @@ function createContext(catalog: CatalogReader, names: KeyNameResolver): PlannerC
 }
 
 /** Plans a query or DML statement against a catalog. */
-export function planStatement(stmt: PlannableStatement, catalog: CatalogReader, names: KeyNameResolver): StatementPlan {
+export function planStatement(
+  stmt: PlannableStatement,
+  catalog: CatalogReader,
+  names: KeyNameResolver,
+): StatementPlan {
   const pc = createContext(catalog, names);
   let root: PlanNode;
   let kind: StatementPlan['kind'] = 'dml';

@@ -7,7 +7,11 @@ import type { TypeId } from './types.ts';
 
 /** What a prepared statement needs from its session. */
 export interface PreparedHost {
-  run(p: PreparedStatement, params: readonly unknown[], signal: AbortSignal | undefined): Promise<QueryResult>;
+  run(
+    p: PreparedStatement,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult>;
   replan(stmt: PlannableStatement, catalog: CatalogTxn | Catalog): StatementPlan;
 }
 
@@ -28,7 +32,13 @@ export class PreparedStatement {
   readonly #host: PreparedHost;
 
   /** @internal Use `Session.prepare()`. */
-  constructor(sql: string, statement: Statement, plan: StatementPlan | undefined, version: number, host: PreparedHost) {
+  constructor(
+    sql: string,
+    statement: Statement,
+    plan: StatementPlan | undefined,
+    version: number,
+    host: PreparedHost,
+  ) {
     this.sql = sql;
     this.statement = statement;
     this.#plan = plan;
@@ -47,7 +57,10 @@ export class PreparedStatement {
   }
 
   /** Runs the statement with parameters. */
-  query(params: readonly unknown[] = [], options: { readonly signal?: AbortSignal } = {}): Promise<QueryResult> {
+  query(
+    params: readonly unknown[] = [],
+    options: { readonly signal?: AbortSignal } = {},
+  ): Promise<QueryResult> {
     return this.#host.run(this, params, options.signal);
   }
 

@@ -1,7 +1,6 @@
 /** Running a plan in a transaction: binding parameters, collecting rows, command tags, EXPLAIN. */
 import type { ExplainStatement } from './ast.ts';
 import { bindValue, outputValue } from './cast.ts';
-import { descriptorKey } from './catalog.ts';
 import { SqlError } from './errors.ts';
 import type { DmlNode } from './exec-dml.ts';
 import type { Env, OutputColumn, PlanNode, RowIdSource } from './plan-types.ts';
@@ -47,18 +46,35 @@ export function bindParams(params: readonly unknown[], types: readonly TypeId[])
 }
 
 export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<PlanNode, number>): Env {
-  return { params, outer: [], slots: [], cache: new Map(), txn: ctx.txn, signal: ctx.signal, now: ctx.now, rowIds: ctx.rowIds, counts };
+  return {
+    params,
+    outer: [],
+    slots: [],
+    cache: new Map(),
+    txn: ctx.txn,
+    signal: ctx.signal,
+    now: ctx.now,
+    rowIds: ctx.rowIds,
+    counts,
+  };
 }
 
 export function resultColumns(columns: readonly OutputColumn[]): ResultColumn[] {
   return columns.map((c) => ({ name: c.name, type: typeLabel(c.type) }));
 }
 
-function output(rows: readonly Row[], columns: readonly OutputColumn[]): unknown[][] {
-  const types = columns.map((c) => c.type);
-  const plain = types.every((t) => t !== 'timestamp' && t !== 'numeric');
-  if (plain) return rows as unknown[][];
-  return rows.map((r) => r.map((v, i) => outputValue(v, types[i]!)));
+/** Converts rows for callers, in place (rows are fresh arrays): only TIMESTAMP and NUMERIC change. */
+function output(rows: Row[], columns: readonly OutputColumn[]): unknown[][] {
+  const convert: number[] = [];
+  columns.forEach((c, i) => {
+    if (c.type === 'timestamp' || c.type === 'numeric') convert.push(i);
+  });
+  if (convert.length === 0) return rows as unknown[][];
+  const out = rows as unknown[][];
+  for (const r of out) {
+    for (const i of convert) r[i] = outputValue(r[i] as Value, columns[i]!.type);
+  }
+  return out;
 }
 
 function tag(plan: StatementPlan, n: number): string {
@@ -66,28 +82,51 @@ function tag(plan: StatementPlan, n: number): string {
 }
 
 /** Runs a plan: a query's rows, or a DML statement's effect and RETURNING rows. */
-export async function runPlan(plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): Promise<QueryResult> {
-  for (const t of plan.tables) ctx.txn.trackKey(descriptorKey(t.name));
+export async function runPlan(
+  plan: StatementPlan,
+  ctx: RunContext,
+  params: readonly unknown[],
+): Promise<QueryResult> {
+  for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKey);
   const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
   const columns = resultColumns(plan.columns);
   if (plan.kind === 'query') {
     const rows: Row[] = [];
     for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
-    return { columns, rows: output(rows, plan.columns), rowCount: rows.length, command: tag(plan, rows.length) };
+    return {
+      columns,
+      rows: output(rows, plan.columns),
+      rowCount: rows.length,
+      command: tag(plan, rows.length),
+    };
   }
   const r = await (plan.root as DmlNode).execute(env);
-  return { columns, rows: output(r.rows, plan.columns), rowCount: r.rowCount, command: tag(plan, r.rowCount) };
+  return {
+    columns,
+    rows: output(r.rows, plan.columns),
+    rowCount: r.rowCount,
+    command: tag(plan, r.rowCount),
+  };
 }
 
 /** Streams a query's rows (converted for callers) as the scan reads them. */
-export async function* streamPlan(plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): AsyncIterable<unknown[]> {
-  for (const t of plan.tables) ctx.txn.trackKey(descriptorKey(t.name));
+export async function* streamPlan(
+  plan: StatementPlan,
+  ctx: RunContext,
+  params: readonly unknown[],
+): AsyncIterable<unknown[]> {
+  for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKey);
   const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
   for await (const batch of plan.root.run(env)) yield* output(batch, plan.columns);
 }
 
 /** EXPLAIN [ANALYZE]: the plan's lines, after running it when ANALYZE. */
-export async function runExplain(stmt: ExplainStatement, plan: StatementPlan, ctx: RunContext, params: readonly unknown[]): Promise<QueryResult> {
+export async function runExplain(
+  stmt: ExplainStatement,
+  plan: StatementPlan,
+  ctx: RunContext,
+  params: readonly unknown[],
+): Promise<QueryResult> {
   const bound = params.length === 0 ? plan.paramTypes.map(() => null) : bindParams(params, plan.paramTypes);
   const counts = stmt.analyze ? new Map<PlanNode, number>() : undefined;
   const env = makeEnv(ctx, bound, counts);

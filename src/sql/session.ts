@@ -7,7 +7,7 @@
  */
 import type { Statement } from './ast.ts';
 import { type Catalog, CatalogTxn } from './catalog.ts';
-import type { CachedStatements } from './database.ts';
+import type { CachedStatements, DatabaseStats } from './database.ts';
 import { createIndex, createTable, type DdlContext, dropIndex, dropTable } from './ddl.ts';
 import { isSqlError, SqlError } from './errors.ts';
 import type { KeyNameResolver } from './key-format.ts';
@@ -26,6 +26,7 @@ export interface SessionServices {
   readonly rowIds: RowIdSource;
   readonly names: KeyNameResolver;
   readonly parse: (sql: string) => CachedStatements;
+  readonly stats: DatabaseStats;
   readonly closed: () => boolean;
   readonly forget: (s: Session) => void;
 }
@@ -35,7 +36,8 @@ export interface QueryOptions {
   readonly signal?: AbortSignal;
 }
 
-const AUTOCOMMIT_RETRIES = 8;
+/** Optimistic attempts of an autocommit statement before it runs under the commit lock. */
+const OPTIMISTIC_ATTEMPTS = 3;
 const SETTINGS_DEFAULTS: Record<string, string> = {
   transaction_isolation: 'serializable',
   server_version: '15.0 (CascaDB)',
@@ -85,7 +87,8 @@ export class Session {
   }
 
   #checkOpen(): void {
-    if (this.#closed || this.#svc.closed()) throw new SqlError('ERR_SQL_INVALID_TRANSACTION_STATE', 'the session is closed');
+    if (this.#closed || this.#svc.closed())
+      throw new SqlError('ERR_SQL_INVALID_TRANSACTION_STATE', 'the session is closed');
   }
 
   /**
@@ -105,7 +108,9 @@ export class Session {
         }
         let result = tagOnly('');
         for (let i = 0; i < entry.statements.length; i++) {
-          result = await this.#run(entry.statements[i]!, params, options.signal, (catalog) => this.#cachedPlan(entry, i, catalog));
+          result = await this.#run(entry.statements[i]!, params, options.signal, (catalog) =>
+            this.#cachedPlan(entry, i, catalog),
+          );
         }
         return result;
       } catch (err) {
@@ -119,8 +124,11 @@ export class Session {
     return this.#serialize(async () => {
       try {
         this.#checkOpen();
+        this.#svc.stats.parses++;
         const stmt = parseStatement(sql);
-        const plan = isPlannable(stmt) ? this.#planFresh(stmt, this.#catalogTxn ?? this.#svc.catalog) : undefined;
+        const plan = isPlannable(stmt)
+          ? this.#planFresh(stmt, this.#catalogTxn ?? this.#svc.catalog)
+          : undefined;
         return new PreparedStatement(sql, stmt, plan, this.#svc.catalog.version, {
           run: (p, params, signal) => this.#serialize(() => this.#runPrepared(p, params, signal)),
           replan: (s, catalog) => this.#planFresh(s, catalog),
@@ -131,10 +139,16 @@ export class Session {
     });
   }
 
-  async #runPrepared(p: PreparedStatement, params: readonly unknown[], signal: AbortSignal | undefined): Promise<QueryResult> {
+  async #runPrepared(
+    p: PreparedStatement,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+  ): Promise<QueryResult> {
     try {
       this.#checkOpen();
-      return await this.#run(p.statement, params, signal, (catalog) => p.planFor(catalog, this.#svc.catalog.version));
+      return await this.#run(p.statement, params, signal, (catalog) =>
+        p.planFor(catalog, this.#svc.catalog.version),
+      );
     } catch (err) {
       throw toSqlError(err);
     }
@@ -144,7 +158,11 @@ export class Session {
    * Streams a query's rows as they are read (an AsyncIterable of row arrays); the session is busy
    * until the iteration ends. Outside a transaction the query runs in its own.
    */
-  async *stream(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): AsyncIterable<unknown[]> {
+  async *stream(
+    sql: string,
+    params: readonly unknown[] = [],
+    options: QueryOptions = {},
+  ): AsyncIterable<unknown[]> {
     let release!: () => void;
     let entered!: () => void;
     const gate = new Promise<void>((r) => {
@@ -164,7 +182,8 @@ export class Session {
       this.#checkOpen();
       if (this.#failed) throw this.#abortedError();
       const stmt = parseStatement(sql);
-      if (stmt.kind !== 'Select' && stmt.kind !== 'SetOperation') throw new TypeError('stream() runs queries only');
+      if (stmt.kind !== 'Select' && stmt.kind !== 'SetOperation')
+        throw new TypeError('stream() runs queries only');
       const plan = this.#planFresh(stmt, this.#catalogTxn ?? new CatalogTxn(this.#svc.catalog, txn));
       yield* streamPlan(plan, this.#runContext(txn, options.signal), params);
     } catch (err) {
@@ -176,6 +195,7 @@ export class Session {
   }
 
   #planFresh(stmt: PlannableStatement, catalog: CatalogTxn | Catalog): StatementPlan {
+    this.#svc.stats.plans++;
     return planStatement(stmt, catalog, this.#svc.names);
   }
 
@@ -196,16 +216,30 @@ export class Session {
   }
 
   #runContext(txn: Txn, signal: AbortSignal | undefined): RunContext {
-    return { txn, signal, now: this.#txn === undefined ? nowMicros() : this.#txnNow, rowIds: this.#svc.rowIds };
+    return {
+      txn,
+      signal,
+      now: this.#txn === undefined ? nowMicros() : this.#txnNow,
+      rowIds: this.#svc.rowIds,
+    };
   }
 
   #abortedError(): SqlError {
-    return new SqlError('ERR_SQL_IN_FAILED_TRANSACTION', 'current transaction is aborted, commands ignored until end of transaction block', {
-      hint: 'ROLLBACK the transaction',
-    });
+    return new SqlError(
+      'ERR_SQL_IN_FAILED_TRANSACTION',
+      'current transaction is aborted, commands ignored until end of transaction block',
+      {
+        hint: 'ROLLBACK the transaction',
+      },
+    );
   }
 
-  async #run(stmt: Statement, params: readonly unknown[], signal: AbortSignal | undefined, planOf: (c: CatalogTxn) => StatementPlan): Promise<QueryResult> {
+  async #run(
+    stmt: Statement,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    planOf: (c: CatalogTxn) => StatementPlan,
+  ): Promise<QueryResult> {
     switch (stmt.kind) {
       case 'Begin':
         if (this.#txn === undefined) {
@@ -225,12 +259,23 @@ export class Session {
         return tagOnly('SET');
       case 'Show': {
         const value = this.#settings.get(stmt.name) ?? SETTINGS_DEFAULTS[stmt.name];
-        if (value === undefined) throw new SqlError('ERR_SQL_UNDEFINED_OBJECT', `unrecognized configuration parameter "${stmt.name}"`);
-        return { columns: [{ name: stmt.name, type: 'text' }], rows: [[value]], rowCount: 1, command: 'SHOW' };
+        if (value === undefined)
+          throw new SqlError(
+            'ERR_SQL_UNDEFINED_OBJECT',
+            `unrecognized configuration parameter "${stmt.name}"`,
+          );
+        return {
+          columns: [{ name: stmt.name, type: 'text' }],
+          rows: [[value]],
+          rowCount: 1,
+          command: 'SHOW',
+        };
       }
       default:
         if (this.#failed) throw this.#abortedError();
-        return this.#txn === undefined ? this.#autocommit(stmt, params, signal, planOf) : this.#inTxn(stmt, params, signal, planOf);
+        return this.#txn === undefined
+          ? this.#autocommit(stmt, params, signal, planOf)
+          : this.#inTxn(stmt, params, signal, planOf);
     }
   }
 
@@ -257,7 +302,12 @@ export class Session {
     this.#readOnly = false;
   }
 
-  async #inTxn(stmt: Statement, params: readonly unknown[], signal: AbortSignal | undefined, planOf: (c: CatalogTxn) => StatementPlan): Promise<QueryResult> {
+  async #inTxn(
+    stmt: Statement,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    planOf: (c: CatalogTxn) => StatementPlan,
+  ): Promise<QueryResult> {
     const txn = this.#txn!;
     txn.beginStatement();
     try {
@@ -271,8 +321,23 @@ export class Session {
     }
   }
 
-  async #autocommit(stmt: Statement, params: readonly unknown[], signal: AbortSignal | undefined, planOf: (c: CatalogTxn) => StatementPlan): Promise<QueryResult> {
+  async #autocommit(
+    stmt: Statement,
+    params: readonly unknown[],
+    signal: AbortSignal | undefined,
+    planOf: (c: CatalogTxn) => StatementPlan,
+  ): Promise<QueryResult> {
     for (let attempt = 0; ; attempt++) {
+      if (attempt >= OPTIMISTIC_ATTEMPTS) {
+        // Contended: run once more holding the commit lock, which cannot conflict.
+        let changes: CatalogTxn | undefined;
+        const result = await this.#svc.txns.exclusive(async (txn) => {
+          changes = new CatalogTxn(this.#svc.catalog, txn);
+          return this.#execute(stmt, txn, changes, params, signal, planOf);
+        }, signal);
+        if (changes?.dirty) this.#svc.catalog.apply(changes.changes);
+        return result;
+      }
       const txn = this.#svc.txns.begin();
       const catalogTxn = new CatalogTxn(this.#svc.catalog, txn);
       try {
@@ -286,7 +351,7 @@ export class Session {
         return result;
       } catch (err) {
         this.#svc.txns.release(txn);
-        if (!isSqlError(err, 'ERR_SQL_SERIALIZATION_FAILURE') || attempt >= AUTOCOMMIT_RETRIES) throw err;
+        if (!isSqlError(err, 'ERR_SQL_SERIALIZATION_FAILURE')) throw err;
       }
     }
   }
@@ -301,13 +366,19 @@ export class Session {
   ): Promise<QueryResult> {
     const writes = stmt.kind !== 'Select' && stmt.kind !== 'SetOperation' && stmt.kind !== 'Explain';
     if (writes && this.#readOnly) {
-      throw new SqlError('ERR_SQL_READ_ONLY_TRANSACTION', `cannot execute ${stmt.kind.toUpperCase()} in a read-only transaction`);
+      throw new SqlError(
+        'ERR_SQL_READ_ONLY_TRANSACTION',
+        `cannot execute ${stmt.kind.toUpperCase()} in a read-only transaction`,
+      );
     }
     const ctx = this.#runContext(txn, signal);
     if (isPlannable(stmt)) return runPlan(planOf(catalog), ctx, params);
     if (stmt.kind === 'Explain') {
       const inner = stmt.statement;
-      if (!isPlannable(inner)) throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `EXPLAIN ${inner.kind} is not supported`, { position: inner.pos });
+      if (!isPlannable(inner))
+        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `EXPLAIN ${inner.kind} is not supported`, {
+          position: inner.pos,
+        });
       return runExplain(stmt, this.#planFresh(inner, catalog), ctx, params);
     }
     const ddl: DdlContext = { txn, catalog, signal, pc: ddlPlanner(catalog, this.#svc.names) };
@@ -325,7 +396,9 @@ export class Session {
         await dropIndex(stmt, ddl);
         return tagOnly('DROP INDEX');
       default:
-        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `${stmt.kind} is not supported here`, { position: stmt.pos });
+        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `${stmt.kind} is not supported here`, {
+          position: stmt.pos,
+        });
     }
   }
 

@@ -14,16 +14,26 @@ export function toSqlError(err: unknown): SqlError {
     switch (err.code) {
       case 'ERR_KVS_INTEGRITY':
       case 'ERR_KVS_KEY_UNKNOWN':
-        return new SqlError('ERR_SQL_DATA_CORRUPTED', `stored data failed its integrity check (${err.code}): ${err.message}`, {
-          cause: err,
-          hint: 'the store was altered outside CascaDB, or is read with the wrong keys',
-        });
+        return new SqlError(
+          'ERR_SQL_DATA_CORRUPTED',
+          `stored data failed its integrity check (${err.code}): ${err.message}`,
+          {
+            cause: err,
+            hint: 'the store was altered outside CascaDB, or is read with the wrong keys',
+          },
+        );
       case 'ERR_KVS_ABORTED':
         return new SqlError('ERR_SQL_CANCELED', 'canceling statement due to user request', { cause: err });
       case 'ERR_KVS_TRANSACTION':
-        return new SqlError('ERR_SQL_SERIALIZATION_FAILURE', `the storage engine aborted the commit: ${err.message}`, { cause: err });
+        return new SqlError(
+          'ERR_SQL_SERIALIZATION_FAILURE',
+          `the storage engine aborted the commit: ${err.message}`,
+          { cause: err },
+        );
       default:
-        return new SqlError('ERR_SQL_INTERNAL', `storage failure (${err.code}): ${err.message}`, { cause: err });
+        return new SqlError('ERR_SQL_INTERNAL', `storage failure (${err.code}): ${err.message}`, {
+          cause: err,
+        });
     }
   }
   if (err instanceof Error && err.name === 'AbortError') {

@@ -11,6 +11,13 @@ import { decodeRow, encodeRow, type StoredColumn } from './value-encoding.ts';
 /** The index id of every table's primary index. */
 export const PRIMARY_INDEX_ID = 1;
 
+/** The catalog key of a table's descriptor: `int(1) int(1) text(name)` (see `catalog.ts`). */
+export function descriptorKey(name: string): Uint8Array {
+  const w = new KeyWriter(32, indexPrefix(1, 1));
+  writeKeyValue(w, name, 'text');
+  return w.finish();
+}
+
 export interface ColumnDesc {
   readonly id: number;
   readonly name: string;
@@ -64,15 +71,23 @@ export class TableInfo {
   readonly desc: TableDesc;
   readonly primary: KeyLayout;
   readonly indexes: readonly KeyLayout[];
+  /** Whether any secondary index is UNIQUE (inserts must then look them up). */
+  readonly hasUnique: boolean;
   readonly stored: readonly StoredColumn[];
+  /** Where the catalog stores this table's descriptor. */
+  readonly descriptorKey: Uint8Array;
   readonly #storedById: (StoredColumn | undefined)[] = [];
   readonly #positionById = new Map<number, number>();
 
   constructor(desc: TableDesc) {
     this.desc = desc;
-    desc.columns.forEach((c, i) => this.#positionById.set(c.id, i));
+    this.descriptorKey = descriptorKey(desc.name);
+    desc.columns.forEach((c, i) => {
+      this.#positionById.set(c.id, i);
+    });
     this.primary = this.#layout(PRIMARY_INDEX_ID, desc.primaryKeyName, true, true, desc.primaryKey);
     this.indexes = desc.indexes.map((ix) => this.#layout(ix.id, ix.name, ix.unique, false, ix.columns));
+    this.hasUnique = this.indexes.some((i) => i.unique);
     const pk = new Set(this.primary.positions);
     this.stored = desc.columns
       .map((c, position) => ({ id: c.id, type: c.type.name, position }))
@@ -103,7 +118,13 @@ export class TableInfo {
     return this.desc.columns.findIndex((c) => c.name === name && c.hidden !== true);
   }
 
-  #layout(id: number, name: string, unique: boolean, primary: boolean, cols: readonly KeyColumnDesc[]): KeyLayout {
+  #layout(
+    id: number,
+    name: string,
+    unique: boolean,
+    primary: boolean,
+    cols: readonly KeyColumnDesc[],
+  ): KeyLayout {
     const positions = cols.map((c) => this.position(c.columnId));
     const pkIds = new Set(this.desc.primaryKey.map((k) => k.columnId));
     return {
@@ -114,7 +135,9 @@ export class TableInfo {
       positions,
       types: positions.map((p) => this.desc.columns[p]!.type.name),
       desc: cols.map((c) => c.desc),
-      nullable: positions.map((p) => !primary && !this.desc.columns[p]!.notNull && !pkIds.has(this.desc.columns[p]!.id)),
+      nullable: positions.map(
+        (p) => !primary && !this.desc.columns[p]!.notNull && !pkIds.has(this.desc.columns[p]!.id),
+      ),
       prefix: indexPrefix(this.desc.id, id),
     };
   }
@@ -134,7 +157,8 @@ export class TableInfo {
       writeKeyValue(w, row[index.positions[i]!]!, index.types[i]!, index.desc[i]);
     }
     const pk = this.primary;
-    for (let i = 0; i < pk.positions.length; i++) writeKeyValue(w, row[pk.positions[i]!]!, pk.types[i]!, pk.desc[i]);
+    for (let i = 0; i < pk.positions.length; i++)
+      writeKeyValue(w, row[pk.positions[i]!]!, pk.types[i]!, pk.desc[i]);
     return w.finish();
   }
 
@@ -167,9 +191,11 @@ export class TableInfo {
   decodeIndexKey(index: KeyLayout, key: Uint8Array): Row {
     const row: Row = new Array(this.desc.columns.length).fill(null);
     const r = new KeyReader(key, index.prefix.length);
-    for (let i = 0; i < index.positions.length; i++) row[index.positions[i]!] = readKeyValue(r, index.types[i]!, index.desc[i]);
+    for (let i = 0; i < index.positions.length; i++)
+      row[index.positions[i]!] = readKeyValue(r, index.types[i]!, index.desc[i]);
     const pk = this.primary;
-    for (let i = 0; i < pk.positions.length; i++) row[pk.positions[i]!] = readKeyValue(r, pk.types[i]!, pk.desc[i]);
+    for (let i = 0; i < pk.positions.length; i++)
+      row[pk.positions[i]!] = readKeyValue(r, pk.types[i]!, pk.desc[i]);
     return row;
   }
 

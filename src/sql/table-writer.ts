@@ -6,7 +6,7 @@ import { valueToText } from './cast.ts';
 import { SqlError } from './errors.ts';
 import { KeyWriter, prefixEnd, writeKeyValue } from './key-encoding.ts';
 import type { KeyLayout, TableInfo } from './table-info.ts';
-import type { Txn } from './txn.ts';
+import type { KeyString, Txn } from './txn.ts';
 import { compareBytes, type Row } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -19,14 +19,20 @@ export interface Conflict {
 
 function describeKey(table: TableInfo, index: KeyLayout, row: Row): string {
   const names = index.positions.map((p) => table.columns[p]!.name).join(', ');
-  const values = index.positions.map((p, i) => (row[p] === null ? 'null' : valueToText(row[p]!, index.types[i]!))).join(', ');
+  const values = index.positions
+    .map((p, i) => (row[p] === null ? 'null' : valueToText(row[p]!, index.types[i]!)))
+    .join(', ');
   return `Key (${names})=(${values}) already exists.`;
 }
 
 export function uniqueViolation(table: TableInfo, index: KeyLayout, row: Row): SqlError {
-  return new SqlError('ERR_SQL_UNIQUE_VIOLATION', `duplicate key value violates unique constraint "${index.name}"`, {
-    detail: describeKey(table, index, row),
-  });
+  return new SqlError(
+    'ERR_SQL_UNIQUE_VIOLATION',
+    `duplicate key value violates unique constraint "${index.name}"`,
+    {
+      detail: describeKey(table, index, row),
+    },
+  );
 }
 
 export class TableWriter {
@@ -61,19 +67,30 @@ export class TableWriter {
    * the primary key (unless `self`, the row's own key, is given: an update in place), then every
    * unique index (entries of `self` itself excepted). `only` restricts the check to one constraint.
    */
-  async findConflict(row: Row, self?: Uint8Array, only?: KeyLayout): Promise<Conflict | undefined> {
+  async findConflict(
+    row: Row,
+    self?: Uint8Array,
+    only?: KeyLayout,
+    key?: Uint8Array,
+    keyStr?: KeyString,
+  ): Promise<Conflict | undefined> {
     const { table } = this;
     if (self === undefined && (only === undefined || only.primary)) {
-      const key = table.primaryKey(row);
-      if ((await this.#txn.get(key, this.#signal)) !== undefined) return { index: table.primary, existingKey: key };
+      const k = key ?? table.primaryKey(row);
+      if ((await this.#txn.get(k, this.#signal, keyStr)) !== undefined) return { index: table.primary, existingKey: k };
     }
+    if (!table.hasUnique) return undefined;
     for (const index of table.indexes) {
       if (!index.unique || (only !== undefined && only !== index)) continue;
       if (index.positions.some((p) => row[p] === null)) continue;
       const w = new KeyWriter(64, index.prefix);
-      for (let i = 0; i < index.positions.length; i++) writeKeyValue(w, row[index.positions[i]!]!, index.types[i]!, index.desc[i]);
+      for (let i = 0; i < index.positions.length; i++)
+        writeKeyValue(w, row[index.positions[i]!]!, index.types[i]!, index.desc[i]);
       const prefix = w.finish();
-      for await (const kv of this.#txn.scan({ start: prefix, end: prefixEnd(prefix), limit: 2 }, this.#signal)) {
+      for await (const kv of this.#txn.scan(
+        { start: prefix, end: prefixEnd(prefix), limit: 2 },
+        this.#signal,
+      )) {
         const existing = table.primaryKeyFromIndex(index, kv.key);
         if (self === undefined || compareBytes(existing, self) !== 0) return { index, existingKey: existing };
       }
@@ -88,9 +105,8 @@ export class TableWriter {
   }
 
   /** Writes a new row (constraints already checked by the caller through {@link findConflict}). */
-  insert(row: Row): Uint8Array {
-    const key = this.table.primaryKey(row);
-    this.#txn.put(key, this.table.encodeValue(row));
+  insert(row: Row, key: Uint8Array = this.table.primaryKey(row), keyStr?: KeyString): Uint8Array {
+    this.#txn.put(key, this.table.encodeValue(row), keyStr);
     for (const index of this.table.indexes) this.#txn.put(this.table.indexKey(index, row), EMPTY);
     return key;
   }
@@ -109,7 +125,8 @@ export class TableWriter {
     }
     if (moved) {
       this.#txn.delete(oldKey);
-      if ((await this.#txn.get(newKey, this.#signal)) !== undefined) throw uniqueViolation(table, table.primary, row);
+      if ((await this.#txn.get(newKey, this.#signal)) !== undefined)
+        throw uniqueViolation(table, table.primary, row);
     }
     const conflict = await this.findConflict(row, newKey);
     if (conflict !== undefined) throw uniqueViolation(table, conflict.index, row);

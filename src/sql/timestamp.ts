@@ -20,7 +20,9 @@ export function civilFromDays(z: number): [number, number, number] {
   const zz = z + 719468;
   const era = Math.floor(zz / 146097);
   const doe = zz - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
@@ -61,7 +63,7 @@ export function parseTimestamp(text: string): bigint {
 }
 
 function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
+  return width === 2 && n < 10 ? `0${n}` : String(n).padStart(width, '0');
 }
 
 /** Splits microseconds into a day number and the microseconds within that day. */
@@ -75,18 +77,36 @@ function split(us: bigint): [number, number] {
   return [Number(days), Number(rest)];
 }
 
+const DAY = 86_400_000_000;
+// A one-entry memo of the date part: rows read in key order mostly share their day.
+let lastDay = Number.NaN;
+let lastDate = '';
+
+function dateText(days: number): string {
+  if (days === lastDay) return lastDate;
+  const [y, mo, d] = civilFromDays(days);
+  lastDate = `${y < 0 ? '-' : ''}${pad(Math.abs(y), 4)}-${pad(mo, 2)}-${pad(d, 2)}`;
+  lastDay = days;
+  return lastDate;
+}
+
 /**
  * Formats microseconds as PostgreSQL's text output, `2024-01-31 23:59:59.5`; with `iso`, as
  * `2024-01-31T23:59:59.5Z` (the form debugging tools show in keys).
  */
 export function formatTimestamp(us: bigint, iso = false): string {
-  const [days, inDay] = split(us);
-  const [y, mo, d] = civilFromDays(days);
+  const n = Number(us);
+  let days: number;
+  let inDay: number;
+  if (Number.isSafeInteger(n)) {
+    days = Math.floor(n / DAY);
+    inDay = n - days * DAY;
+  } else [days, inDay] = split(us);
+  const date = dateText(days);
   const secs = Math.floor(inDay / 1_000_000);
   const micro = inDay % 1_000_000;
   const time = `${pad(Math.floor(secs / 3600), 2)}:${pad(Math.floor(secs / 60) % 60, 2)}:${pad(secs % 60, 2)}`;
   const frac = micro === 0 ? '' : `.${pad(micro, 6).replace(/0+$/, '')}`;
-  const date = `${y < 0 ? '-' : ''}${pad(Math.abs(y), 4)}-${pad(mo, 2)}-${pad(d, 2)}`;
   return iso ? `${date}T${time}${frac}Z` : `${date} ${time}${frac}`;
 }
 

@@ -14,7 +14,8 @@ import { SqlError } from './errors.ts';
 export type KeyString = string;
 
 export function keyString(key: Uint8Array): KeyString {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  // Keys are at most a few KiB (the engines' limit), well within apply's argument limit.
+  return String.fromCharCode.apply(null, key as unknown as number[]);
 }
 
 export function keyBytes(key: KeyString): Uint8Array {
@@ -26,6 +27,17 @@ function prefixEndString(prefix: KeyString): KeyString | undefined {
   while (n > 0 && prefix.charCodeAt(n - 1) === 0xff) n--;
   if (n === 0) return undefined;
   return prefix.slice(0, n - 1) + String.fromCharCode(prefix.charCodeAt(n - 1) + 1);
+}
+
+/**
+ * The same range with `prefix` turned into `start`/`end` bounds. Engines get no `prefix` from us:
+ * some compute its successor with `slice`, which on a Buffer is a view they would then modify.
+ */
+export function withoutPrefix(range: ScanRange): ScanRange {
+  if (range.prefix === undefined) return range;
+  const [start, end] = bounds(range);
+  const { prefix: _prefix, ...rest } = range;
+  return { ...rest, start: keyBytes(start), ...(end === undefined ? {} : { end: keyBytes(end) }) };
 }
 
 /** Resolves a scan range into `[start, end)` key strings (`end` undefined: unbounded). */
@@ -78,21 +90,44 @@ export class TxnManager {
 
   /** Validates and applies a transaction's writes; 40001 when it conflicts with a later commit. */
   async commit(txn: Txn, signal?: AbortSignal): Promise<void> {
-    const run = async (): Promise<void> => {
-      this.#validate(txn);
-      const ops = txn.ops();
-      if (ops.length === 0) return;
-      await this.#engine.batch(ops, signal === undefined ? undefined : { signal });
-      this.#seq++;
-      if (this.#active.size > 1) this.#log.push({ seq: this.#seq, keys: txn.writtenKeys() });
-    };
-    const done = this.#chain.then(run, run);
-    this.#chain = done.catch(() => undefined);
     try {
-      await done;
+      await this.#locked(() => this.#apply(txn, signal));
     } finally {
       this.release(txn);
     }
+  }
+
+  /**
+   * Runs `f` while no transaction can commit, with a transaction of its own that `f` executes in
+   * and that is committed before the lock is released: the pessimistic fallback that guarantees
+   * progress to a statement that keeps losing optimistic conflicts.
+   */
+  async exclusive<T>(f: (txn: Txn) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#locked(async () => {
+      const txn = this.begin();
+      try {
+        const result = await f(txn);
+        await this.#apply(txn, signal);
+        return result;
+      } finally {
+        this.release(txn);
+      }
+    });
+  }
+
+  #locked<T>(f: () => Promise<T>): Promise<T> {
+    const done = this.#chain.then(f, f);
+    this.#chain = done.catch(() => undefined);
+    return done;
+  }
+
+  async #apply(txn: Txn, signal: AbortSignal | undefined): Promise<void> {
+    this.#validate(txn);
+    const ops = txn.ops();
+    if (ops.length === 0) return;
+    await this.#engine.batch(ops, signal === undefined ? undefined : { signal });
+    this.#seq++;
+    if (this.#active.size > 1) this.#log.push({ seq: this.#seq, keys: txn.writtenKeys() });
   }
 
   #validate(txn: Txn): void {
@@ -130,12 +165,16 @@ export class Txn {
     return this.#writes.size;
   }
 
+  #recording = false;
+
   /** Starts recording what a statement changes, so that {@link rollbackStatement} can undo it. */
   beginStatement(): void {
-    this.#undo = new Map();
+    this.#recording = true;
+    this.#undo = undefined;
   }
 
   endStatement(): void {
+    this.#recording = false;
     this.#undo = undefined;
   }
 
@@ -143,6 +182,7 @@ export class Txn {
   rollbackStatement(): void {
     const undo = this.#undo;
     this.#undo = undefined;
+    this.#recording = false;
     if (undo === undefined) return;
     for (const [k, prior] of undo) {
       if (prior === undefined) {
@@ -165,16 +205,16 @@ export class Txn {
     return false;
   }
 
-  async get(key: Uint8Array, signal?: AbortSignal): Promise<Uint8Array | undefined> {
-    const k = keyString(key);
+  async get(key: Uint8Array, signal?: AbortSignal, k: KeyString = keyString(key)): Promise<Uint8Array | undefined> {
     const w = this.#writes.get(k);
     if (w !== undefined) return w ?? undefined;
     this.#readKeys.add(k);
     return this.#engine.get(key, signal === undefined ? undefined : { signal });
   }
 
-  put(key: Uint8Array, value: Uint8Array): void {
-    this.#record(keyString(key), value);
+  put(key: Uint8Array, value: Uint8Array, k: KeyString | undefined = undefined): void {
+    if (k === undefined) k = keyString(key);
+    this.#record(k, value);
   }
 
   delete(key: Uint8Array): void {
@@ -183,7 +223,10 @@ export class Txn {
 
   #record(k: KeyString, value: Uint8Array | null): void {
     const prior = this.#writes.get(k);
-    if (this.#undo !== undefined && !this.#undo.has(k)) this.#undo.set(k, prior);
+    if (this.#recording) {
+      this.#undo ??= new Map();
+      if (!this.#undo.has(k)) this.#undo.set(k, prior);
+    }
     if (prior === undefined) this.#sorted = undefined;
     this.#writes.set(k, value);
   }
@@ -213,16 +256,18 @@ export class Txn {
     this.#readRanges.push([start, end]);
     const buffered = this.#buffered(start, end);
     const options = signal === undefined ? undefined : { signal };
-    if (buffered.length === 0) return this.#engine.scan(range, options);
+    if (buffered.length === 0) return this.#engine.scan(withoutPrefix(range), options);
     if (range.reverse) buffered.reverse();
-    const { limit, ...rest } = range;
+    const { limit, ...rest } = withoutPrefix(range);
     return mergeScan(this.#engine.scan(rest, options), buffered, range.reverse === true, limit ?? Infinity);
   }
 
   ops(): BatchOp[] {
     const ops: BatchOp[] = [];
     for (const [k, v] of this.#writes) {
-      ops.push(v === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value: v });
+      ops.push(
+        v === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value: v },
+      );
     }
     return ops;
   }

@@ -107,23 +107,28 @@ export function encodeRow(columns: readonly StoredColumn[], row: Row): Uint8Arra
     const v = row[c.position];
     if (v !== null && v !== undefined) writeColumn(w, c, v);
   }
-  return new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.len);
+  return w.buf.subarray(0, w.len);
 }
 
+// Scratch for reading 8-byte little-endian numbers without allocating a view per value.
+const scratch = new Uint8Array(8);
+const scratchView = new DataView(scratch.buffer);
+const utf8 = new TextDecoder('utf-8');
+
 class ValueReader {
-  readonly buf: Buffer;
+  readonly bytes: Uint8Array;
   pos = 1;
 
   constructor(bytes: Uint8Array) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.bytes = bytes;
   }
 
   varint(): number {
     let n = 0;
     let mul = 1;
     for (;;) {
-      if (this.pos >= this.buf.length || mul > 2 ** 49) throw corrupt('bad varint');
-      const b = this.buf[this.pos++]!;
+      if (this.pos >= this.bytes.length || mul > 2 ** 49) throw corrupt('bad varint');
+      const b = this.bytes[this.pos++]!;
       n += (b & 0x7f) * mul;
       if (b < 0x80) return n;
       mul *= 128;
@@ -131,8 +136,31 @@ class ValueReader {
   }
 
   need(n: number): void {
-    if (this.pos + n > this.buf.length) throw corrupt('truncated');
+    if (this.pos + n > this.bytes.length) throw corrupt('truncated');
   }
+
+  /** Copies the next 8 bytes into the scratch view. */
+  fixed64(): DataView {
+    this.need(8);
+    const b = this.bytes;
+    const p = this.pos;
+    for (let i = 0; i < 8; i++) scratch[i] = b[p + i]!;
+    this.pos += 8;
+    return scratchView;
+  }
+}
+
+function text(b: Uint8Array, at: number, n: number): string {
+  if (n <= 32) {
+    let s = '';
+    for (let i = at; i < at + n; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return utf8.decode(b.subarray(at, at + n));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return utf8.decode(b.subarray(at, at + n));
 }
 
 function readPayload(r: ValueReader, wire: number, type: TypeId | undefined): Value {
@@ -142,18 +170,16 @@ function readPayload(r: ValueReader, wire: number, type: TypeId | undefined): Va
       return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
     }
     case 1: {
-      r.need(8);
-      const at = r.pos;
-      r.pos += 8;
-      return type === 'real' || type === 'double' ? r.buf.readDoubleLE(at) : r.buf.readBigInt64LE(at);
+      const view = r.fixed64();
+      return type === 'real' || type === 'double' ? view.getFloat64(0, true) : view.getBigInt64(0, true);
     }
     case 2: {
       const n = r.varint();
       r.need(n);
       const at = r.pos;
       r.pos += n;
-      if (type === 'bytea') return Uint8Array.prototype.slice.call(r.buf, at, at + n);
-      const s = r.buf.toString('utf8', at, at + n);
+      if (type === 'bytea') return Uint8Array.prototype.slice.call(r.bytes, at, at + n);
+      const s = text(r.bytes, at, n);
       return type === 'numeric' ? Decimal.parse(s) : s;
     }
     case 3:
@@ -172,7 +198,7 @@ function readPayload(r: ValueReader, wire: number, type: TypeId | undefined): Va
 export function decodeRow(bytes: Uint8Array, byId: readonly (StoredColumn | undefined)[], out: Row): void {
   if (bytes.length === 0 || bytes[0] !== VERSION) throw corrupt(`unknown format version ${bytes[0]}`);
   const r = new ValueReader(bytes);
-  while (r.pos < r.buf.length) {
+  while (r.pos < r.bytes.length) {
     const head = r.varint();
     const wire = head % 8;
     const c = byId[(head - wire) / 8];

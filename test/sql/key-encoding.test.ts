@@ -2,14 +2,40 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Decimal } from '../../src/sql/decimal.ts';
 import { KeyReader, readIntNumber, readKeyValue } from '../../src/sql/key-decoding.ts';
-import { indexPrefix, KeyWriter, prefixEnd, writeKeyValue, writeTextPrefix } from '../../src/sql/key-encoding.ts';
+import {
+  indexPrefix,
+  KeyWriter,
+  prefixEnd,
+  writeKeyValue,
+  writeTextPrefix,
+} from '../../src/sql/key-encoding.ts';
 import { formatKey } from '../../src/sql/key-format.ts';
 import { parseTimestamp } from '../../src/sql/timestamp.ts';
 import { comparatorFor, compareBytes, type TypeId, type Value } from '../../src/sql/types.ts';
 import { prng } from '../support/prng.ts';
 
-const TYPES: TypeId[] = ['integer', 'bigint', 'double', 'real', 'numeric', 'text', 'bytea', 'boolean', 'timestamp'];
-const SPECIAL_DOUBLES = [0, -0, Number.NaN, Infinity, -Infinity, Number.MIN_VALUE, -Number.MIN_VALUE, 1e308, -1e308];
+const TYPES: TypeId[] = [
+  'integer',
+  'bigint',
+  'double',
+  'real',
+  'numeric',
+  'text',
+  'bytea',
+  'boolean',
+  'timestamp',
+];
+const SPECIAL_DOUBLES = [
+  0,
+  -0,
+  Number.NaN,
+  Infinity,
+  -Infinity,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  1e308,
+  -1e308,
+];
 const CHARS = ['a', 'b', '\u0000', '\u00ff', 'é', '\uffff', '\ue000', '😀', '\u{10ffff}', 'z', '|'];
 
 function gen(rand: () => number, t: TypeId): Value {
@@ -17,10 +43,30 @@ function gen(rand: () => number, t: TypeId): Value {
   if (rand() < 0.08) return null;
   switch (t) {
     case 'integer':
-      return pick([0, 1, -1, 255, 256, -256, 2147483647, -2147483648, Math.floor((rand() - 0.5) * 2 ** 32) | 0]);
+      return pick([
+        0,
+        1,
+        -1,
+        255,
+        256,
+        -256,
+        2147483647,
+        -2147483648,
+        Math.floor((rand() - 0.5) * 2 ** 32) | 0,
+      ]);
     case 'bigint': {
       const big = BigInt(Math.floor((rand() - 0.5) * 2 ** 53)) * BigInt(Math.floor(rand() * 2 ** 11));
-      return pick([0n, -1n, 1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 48n, -(2n ** 48n), big, BigInt(Math.floor(rand() * 1000) - 500)]);
+      return pick([
+        0n,
+        -1n,
+        1n,
+        2n ** 63n - 1n,
+        -(2n ** 63n),
+        2n ** 48n,
+        -(2n ** 48n),
+        big,
+        BigInt(Math.floor(rand() * 1000) - 500),
+      ]);
     }
     case 'double':
       return rand() < 0.3 ? pick(SPECIAL_DOUBLES) : (rand() - 0.5) * 10 ** Math.floor(rand() * 40 - 20);
@@ -61,7 +107,9 @@ function reference(cols: readonly Col[], a: readonly Value[], b: readonly Value[
 
 function encode(cols: readonly Col[], tuple: readonly Value[]): Uint8Array {
   const w = new KeyWriter(32, indexPrefix(7, 1));
-  cols.forEach((c, i) => writeKeyValue(w, tuple[i]!, c.type, c.desc));
+  cols.forEach((c, i) => {
+    writeKeyValue(w, tuple[i]!, c.type, c.desc);
+  });
   return w.finish();
 }
 
@@ -88,7 +136,11 @@ describe('key encoding', () => {
         for (let j = i; j < tuples.length; j += 1 + Math.floor(rand() * 7)) {
           const want = Math.sign(reference(cols, tuples[i]!, tuples[j]!));
           const got = Math.sign(compareBytes(keys[i]!, keys[j]!));
-          assert.equal(got, want, `seed ${seed}: ${JSON.stringify(cols)} ${String(tuples[i])} vs ${String(tuples[j])}`);
+          assert.equal(
+            got,
+            want,
+            `seed ${seed}: ${JSON.stringify(cols)} ${String(tuples[i])} vs ${String(tuples[j])}`,
+          );
         }
       }
     }

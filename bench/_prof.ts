@@ -1,0 +1,35 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKeyring, createLmdbEngine, createSecureStore } from '/work/main/src/kvs/index.ts';
+import { openDatabase } from '/work/main/src/sql/database.ts';
+const phase = process.argv[2] ?? 'all';
+const secure = process.argv[3] !== 'plain';
+const dir = await mkdtemp(join(tmpdir(), 'prof-'));
+const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
+const lm = await createLmdbEngine({ path: dir });
+const engine = secure ? createSecureStore(lm, keyring, { namespace: 'bench' }) : lm;
+const db = await openDatabase({ engine });
+const s = db.session();
+const A = Array.from({ length: 30 }, (_, i) => `a${i + 1}`);
+await s.query(`CREATE TABLE reading (meter_id bigint NOT NULL, ts timestamp NOT NULL, ${A.map((c) => `${c} double precision`).join(', ')}, PRIMARY KEY (meter_id, ts))`);
+const ins = await s.prepare(`INSERT INTO reading VALUES (${Array.from({ length: 32 }, (_, i) => `$${i + 1}`).join(', ')})`);
+const START = Date.UTC(2024, 2, 1) * 1000; const STEP = 15 * 60 * 1e6;
+let t = performance.now();
+for (let m = 1; m <= 10; m++) {
+  await s.query('BEGIN');
+  for (let i = 0; i < 2880; i++) await ins.query([m, BigInt(START + i * STEP), ...A.map((_, j) => i * 0.5 + j)]);
+  await s.query('COMMIT');
+}
+console.log('insert rows/s', Math.round(28800 / ((performance.now() - t) / 1000)));
+const pt = await s.prepare('SELECT * FROM reading WHERE meter_id = $1 AND ts = $2');
+t = performance.now();
+for (let i = 0; i < 20000; i++) await pt.query([1 + (i % 10), BigInt(START + (i % 2880) * STEP)]);
+console.log('point/s', Math.round(20000 / ((performance.now() - t) / 1000)));
+const sc = await s.prepare('SELECT * FROM reading WHERE meter_id = $1 AND ts >= $2 AND ts < $3');
+t = performance.now();
+let n = 0;
+for (let i = 0; i < 20; i++) n += (await sc.query([1 + (i % 10), BigInt(START), BigInt(START + 2880 * STEP)])).rows.length;
+console.log('scan rows/s', Math.round(n / ((performance.now() - t) / 1000)));
+await db.close(); await engine.close(); await rm(dir, { recursive: true });

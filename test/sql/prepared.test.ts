@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { Session } from '../../src/sql/session.ts';
+import { exec, openTestDatabase, rows, type TestDatabase } from './helpers.ts';
+
+describe('prepared statements', () => {
+  let t: TestDatabase;
+  let s: Session;
+  beforeEach(async () => {
+    t = await openTestDatabase();
+    s = t.session;
+    await exec(
+      s,
+      'CREATE TABLE reading (meter_id bigint, ts timestamp, kwh double precision, PRIMARY KEY (meter_id, ts))',
+    );
+  });
+  afterEach(async () => t.close());
+
+  it('parses and plans once, however many times it runs', async () => {
+    const insert = await s.prepare('INSERT INTO reading VALUES ($1, $2, $3)');
+    assert.deepEqual(insert.paramTypes, ['bigint', 'timestamp', 'double']);
+    const before = t.db.stats();
+    for (let i = 0; i < 50; i++) await insert.query([1n, new Date(Date.UTC(2024, 0, 1, 0, 15 * i)), i / 2]);
+    const select = await s.prepare('SELECT kwh FROM reading WHERE meter_id = $1 AND ts = $2');
+    for (let i = 0; i < 4; i++) {
+      const ts = `2024-01-01 00:${String(15 * i).padStart(2, '0')}`;
+      assert.deepEqual((await select.query([1, ts])).rows, [[i / 2]]);
+    }
+    const after = t.db.stats();
+    assert.equal(after.parses - before.parses, 1, 'only prepare() parsed');
+    assert.equal(after.plans - before.plans, 1, 'only prepare() planned');
+    assert.deepEqual(await rows(s, 'SELECT count(*) FROM reading'), [[50n]]);
+  });
+
+  it('caches the plans of query() by SQL text', async () => {
+    await s.query('SELECT count(*) FROM reading WHERE meter_id = $1', [1n]);
+    const before = t.db.stats();
+    for (let i = 0; i < 10; i++)
+      await s.query('SELECT count(*) FROM reading WHERE meter_id = $1', [BigInt(i)]);
+    assert.deepEqual(t.db.stats(), before);
+  });
+
+  it('re-plans after DDL changes the table', async () => {
+    const select = await s.prepare('SELECT * FROM reading WHERE meter_id = $1');
+    await s.query("INSERT INTO reading VALUES (1, '2024-01-01', 1)");
+    assert.equal(select.columns.length, 3);
+    await exec(
+      s,
+      'DROP TABLE reading',
+      'CREATE TABLE reading (meter_id bigint PRIMARY KEY, note text)',
+      "INSERT INTO reading VALUES (1, 'n')",
+    );
+    assert.deepEqual((await select.query([1n])).rows, [[1n, 'n']]);
+    assert.equal(select.columns.length, 2);
+  });
+
+  it('binds JavaScript values to the inferred types and checks their number', async () => {
+    const p = await s.prepare("SELECT $1::integer + 1, $2 || '!', $3 = 1.5");
+    assert.deepEqual((await p.query(['41', 'hi', 1.5])).rows, [[42, 'hi!', true]]);
+    await assert.rejects(p.query([1]), { sqlstate: '08P01' });
+    const typed = await s.prepare('SELECT $1::bigint = 5, $2::timestamp, $3::integer');
+    assert.deepEqual((await typed.query([5, 1_700_000_000_000, 7n])).rows, [[true, '2023-11-14 22:13:20', 7]]);
+    await assert.rejects(typed.query([1.5, 0, 0]), { sqlstate: '22P02' });
+    await assert.rejects(p.query(['x', 'a', 1]), { sqlstate: '22P02' });
+    const ins = await s.prepare('INSERT INTO reading VALUES ($1, $2, $3) RETURNING ts');
+    assert.deepEqual((await ins.query([2, new Date('2024-05-06T07:08:09.123Z'), null])).rows, [
+      ['2024-05-06 07:08:09.123'],
+    ]);
+  });
+
+  it('runs inside transactions like any statement', async () => {
+    const ins = await s.prepare('INSERT INTO reading VALUES ($1, $2, 0)');
+    await s.query('BEGIN');
+    await ins.query([1n, '2024-01-01']);
+    await ins.query([1n, '2024-01-02']);
+    await s.query('ROLLBACK');
+    assert.deepEqual(await rows(s, 'SELECT count(*) FROM reading'), [[0n]]);
+  });
+});
