@@ -20,7 +20,9 @@ const METERS = arg('meters', 20);
 const BATCH = arg('batch', 500);
 const POINTS = arg('points', 20_000);
 const SCANS = arg('scans', 20);
-const PG_URL = process.argv.includes('--pg') ? process.argv[process.argv.indexOf('--pg') + 1]! : 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = process.argv.includes('--pg')
+  ? process.argv[process.argv.indexOf('--pg') + 1]!
+  : 'postgres://postgres@127.0.0.1:5432/test';
 const ATTRS = 30;
 const PER_METER = 2880; // 30 days of 15-minute readings
 const START_US = Date.UTC(2024, 2, 1) * 1000;
@@ -28,7 +30,8 @@ const STEP_US = 15 * 60 * 1_000_000;
 
 const ATTR_COLS = Array.from({ length: ATTRS }, (_, i) => `a${i + 1}`);
 const CREATE = `CREATE TABLE reading (meter_id bigint NOT NULL, ts timestamp NOT NULL, ${ATTR_COLS.map((c) => `${c} double precision`).join(', ')}, PRIMARY KEY (meter_id, ts))`;
-const PLACEHOLDERS = (n: number, offset = 0) => Array.from({ length: n }, (_, i) => `$${offset + i + 1}`).join(', ');
+const PLACEHOLDERS = (n: number, offset = 0) =>
+  Array.from({ length: n }, (_, i) => `$${offset + i + 1}`).join(', ');
 const INSERT = `INSERT INTO reading VALUES (${PLACEHOLDERS(ATTRS + 2)})`;
 const POINT = 'SELECT * FROM reading WHERE meter_id = $1 AND ts = $2';
 const SCAN = 'SELECT * FROM reading WHERE meter_id = $1 AND ts >= $2 AND ts < $3';
@@ -44,7 +47,11 @@ function makeData(): Reading[] {
   const out: Reading[] = [];
   for (let m = 1; m <= METERS; m++) {
     for (let i = 0; i < PER_METER; i++) {
-      out.push({ meter: m, us: START_US + i * STEP_US, attrs: Array.from({ length: ATTRS }, () => Math.round(rand() * 1e6) / 1000) });
+      out.push({
+        meter: m,
+        us: START_US + i * STEP_US,
+        attrs: Array.from({ length: ATTRS }, () => Math.round(rand() * 1e6) / 1000),
+      });
     }
   }
   return out;
@@ -61,9 +68,10 @@ interface Target {
 
 const isoTs = (us: number) => new Date(us / 1000).toISOString().replace('T', ' ').replace('Z', '');
 
-async function cascadb(dir: string): Promise<Target> {
+async function cascadb(dir: string, encrypted = true): Promise<Target> {
   const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
-  const engine: StorageEngine = createSecureStore(await createLmdbEngine({ path: dir }), keyring, { namespace: 'bench' });
+  const lmdb = await createLmdbEngine({ path: dir });
+  const engine: StorageEngine = encrypted ? createSecureStore(lmdb, keyring, { namespace: 'bench' }) : lmdb;
   const db = await openDatabase({ engine });
   const s = db.session();
   await s.query(CREATE);
@@ -71,7 +79,9 @@ async function cascadb(dir: string): Promise<Target> {
   const point = await s.prepare(POINT);
   const scan = await s.prepare(SCAN);
   return {
-    name: 'cascadb (lmdb, secure store: AES-256-GCM)',
+    name: encrypted
+      ? 'cascadb (lmdb, secure store: AES-256-GCM)'
+      : 'cascadb (lmdb, no encryption: for the breakdown only)',
     async insert(batch) {
       await s.query('BEGIN');
       for (const r of batch) await insert.query([r.meter, BigInt(r.us), ...r.attrs]);
@@ -90,10 +100,17 @@ async function cascadb(dir: string): Promise<Target> {
   };
 }
 
+interface SqliteStatement {
+  run(...a: unknown[]): unknown;
+  get(...a: unknown[]): unknown;
+  all(...a: unknown[]): unknown[];
+  raw(on: boolean): SqliteStatement;
+}
+
 interface SqliteDb {
   pragma(s: string): unknown;
   exec(s: string): void;
-  prepare(s: string): { run(...a: unknown[]): unknown; get(...a: unknown[]): unknown; all(...a: unknown[]): unknown[] };
+  prepare(s: string): SqliteStatement;
   transaction<A extends unknown[]>(f: (...a: A) => void): (...a: A) => void;
   close(): void;
 }
@@ -110,8 +127,9 @@ async function sqlite(dir: string): Promise<Target | string> {
   db.pragma('synchronous = FULL');
   db.exec(CREATE.replace(/\$\d+/g, '?').replace('timestamp', 'integer'));
   const insert = db.prepare(INSERT.replace(/\$\d+/g, '?'));
-  const point = db.prepare(POINT.replace(/\$\d+/g, '?'));
-  const scan = db.prepare(SCAN.replace(/\$\d+/g, '?'));
+  // Rows as arrays, like the other two systems return them.
+  const point = db.prepare(POINT.replace(/\$\d+/g, '?')).raw(true);
+  const scan = db.prepare(SCAN.replace(/\$\d+/g, '?')).raw(true);
   const insertMany = db.transaction((batch: readonly Reading[]) => {
     for (const r of batch) insert.run(r.meter, r.us, ...r.attrs);
   });
@@ -149,15 +167,27 @@ async function postgres(): Promise<Target | string> {
       for (let i = 0; i < batch.length; i += rowsPerInsert) {
         const chunk = batch.slice(i, i + rowsPerInsert);
         const values = chunk.map((_, j) => `(${PLACEHOLDERS(ATTRS + 2, j * (ATTRS + 2))})`).join(', ');
-        await client.query(`INSERT INTO reading VALUES ${values}`, chunk.flatMap((r) => [r.meter, isoTs(r.us), ...r.attrs]));
+        await client.query(
+          `INSERT INTO reading VALUES ${values}`,
+          chunk.flatMap((r) => [r.meter, isoTs(r.us), ...r.attrs]),
+        );
       }
       await client.query('COMMIT');
     },
     async point(meter, us) {
-      return (await client.query({ name: 'point', text: POINT, values: [meter, isoTs(us)] })).rowCount ?? 0;
+      return (
+        (await client.query({ name: 'point', text: POINT, values: [meter, isoTs(us)], rowMode: 'array' }))
+          .rowCount ?? 0
+      );
     },
     async scan(meter, fromUs, toUs) {
-      return (await client.query({ name: 'scan', text: SCAN, values: [meter, isoTs(fromUs), isoTs(toUs)] })).rowCount ?? 0;
+      const q = {
+        name: 'scan',
+        text: SCAN,
+        values: [meter, isoTs(fromUs), isoTs(toUs)],
+        rowMode: 'array' as const,
+      };
+      return (await client.query(q)).rowCount ?? 0;
     },
     async close() {
       await client.query('DROP TABLE IF EXISTS reading');
@@ -193,7 +223,8 @@ async function measure(t: Target, data: readonly Reading[]): Promise<Figures> {
   let rows = 0;
   for (let i = 0; i < SCANS; i++) rows += await t.scan((i % METERS) + 1, START_US, end);
   const scanRowsPerSecond = rows / ((performance.now() - start) / 1000);
-  if (rows !== SCANS * PER_METER) throw new Error(`${t.name}: scans returned ${rows} rows, expected ${SCANS * PER_METER}`);
+  if (rows !== SCANS * PER_METER)
+    throw new Error(`${t.name}: scans returned ${rows} rows, expected ${SCANS * PER_METER}`);
   return { insertRowsPerSecond, pointSelectsPerSecond, scanRowsPerSecond };
 }
 
@@ -214,13 +245,51 @@ function ratios(a: Figures, b: Figures | undefined, goal: number) {
   return { ...out, goal, meetsGoal: Object.values(out).every((x) => x >= goal) };
 }
 
+/**
+ * What the secure store over lmdb costs per entry by itself (no SQL): the ceiling CascaDB's
+ * figures cannot pass, and the share of them that is encryption.
+ */
+async function storeFloor(dir: string) {
+  const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
+  const store = createSecureStore(await createLmdbEngine({ path: dir }), keyring, { namespace: 'floor' });
+  const n = 20_000;
+  const keys = Array.from({ length: n }, (_, i) => {
+    const k = Buffer.alloc(12);
+    k.writeUInt32BE(i, 8);
+    return k;
+  });
+  const value = randomBytes(8 * ATTRS + 40);
+  let start = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    await store.batch(keys.slice(i, i + BATCH).map((key) => ({ type: 'put' as const, key, value })));
+  }
+  const putsPerSecond = n / ((performance.now() - start) / 1000);
+  start = performance.now();
+  for (const k of keys) await store.get(k);
+  const getsPerSecond = n / ((performance.now() - start) / 1000);
+  start = performance.now();
+  let rows = 0;
+  for await (const _ of store.scan({})) rows++;
+  const scanRowsPerSecond = rows / ((performance.now() - start) / 1000);
+  await store.close();
+  return {
+    what: `secure store over lmdb alone, ${value.length}-byte values`,
+    batchedPutsPerSecond: Math.round(putsPerSecond),
+    getsPerSecond: Math.round(getsPerSecond),
+    scanRowsPerSecond: Math.round(scanRowsPerSecond),
+  };
+}
+
 async function main(): Promise<void> {
   const data = makeData();
   const dir = await mkdtemp(join(tmpdir(), 'cascadb-bench-'));
   const results: Record<string, { system: string; figures?: Figures; skipped?: string }> = {};
+  let floor: Awaited<ReturnType<typeof storeFloor>>;
   try {
+    floor = await storeFloor(join(dir, 'floor'));
     const targets: [string, () => Promise<Target | string>][] = [
       ['cascadb', () => cascadb(join(dir, 'cascadb'))],
+      ['cascadbUnencrypted', () => cascadb(join(dir, 'cascadb-plain'), false)],
       ['sqlite', () => sqlite(dir)],
       ['postgresql', () => postgres()],
     ];
@@ -240,7 +309,8 @@ async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const c = results.cascadb?.figures!;
+  const c = results.cascadb?.figures;
+  if (c === undefined) throw new Error('CascaDB produced no figures');
   process.stdout.write(
     `${JSON.stringify(
       {
@@ -252,6 +322,7 @@ async function main(): Promise<void> {
         pointSelects: POINTS,
         scans: { count: SCANS, rowsEach: PER_METER },
         results,
+        storeFloor: floor,
         cascadbOverSqlite: ratios(c, results.sqlite?.figures, 0.5),
         cascadbOverPostgresql: ratios(c, results.postgresql?.figures, 2),
       },

@@ -56,7 +56,10 @@ export function prefixSuccessor(prefix: Uint8Array): Uint8Array | undefined {
   let n = prefix.length;
   while (n > 0 && prefix[n - 1] === 0xff) n--;
   if (n === 0) return undefined;
-  const out = prefix.slice(0, n);
+  // A copy, never `prefix.slice()`: on a Buffer that is a view, and the increment would change the
+  // caller's key.
+  const out = new Uint8Array(n);
+  out.set(prefix.subarray(0, n));
   out[n - 1] = (out[n - 1] as number) + 1;
   return out;
 }

@@ -5,12 +5,14 @@ import type {
   DropIndexStatement,
   DropTableStatement,
   IndexColumn,
+  Statement,
 } from './ast.ts';
 import { valueToText } from './cast.ts';
 import type { CatalogTxn } from './catalog.ts';
 import { compile } from './compile.ts';
 import { SqlError } from './errors.ts';
 import { KeyWriter, prefixEnd, writeIntNumber } from './key-encoding.ts';
+import type { KeyNameResolver } from './key-format.ts';
 import { assignTo } from './plan-dml.ts';
 import { compileContext, type PlannerContext } from './planner-context.ts';
 import { RowScope } from './scope.ts';
@@ -27,6 +29,48 @@ export interface DdlContext {
   readonly catalog: CatalogTxn;
   readonly pc: PlannerContext;
   readonly signal: AbortSignal | undefined;
+}
+
+/** A planner context for compiling DEFAULT expressions (no parameters, no subqueries). */
+function ddlPlanner(catalog: CatalogTxn, names: KeyNameResolver): PlannerContext {
+  return {
+    catalog,
+    names,
+    params: { types: [] },
+    tables: new Set(),
+    subqueries: {
+      plan: () => {
+        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', 'cannot use a subquery in a DEFAULT expression');
+      },
+      slot: () => 0,
+    },
+  };
+}
+
+/** Runs a DDL statement; returns its command tag. */
+export async function executeDdl(
+  stmt: Statement,
+  env: { txn: Txn; catalog: CatalogTxn; signal: AbortSignal | undefined; names: KeyNameResolver },
+): Promise<string> {
+  const ctx: DdlContext = { ...env, pc: ddlPlanner(env.catalog, env.names) };
+  switch (stmt.kind) {
+    case 'CreateTable':
+      await createTable(stmt, ctx);
+      return 'CREATE TABLE';
+    case 'DropTable':
+      await dropTable(stmt, ctx);
+      return 'DROP TABLE';
+    case 'CreateIndex':
+      await createIndex(stmt, ctx);
+      return 'CREATE INDEX';
+    case 'DropIndex':
+      await dropIndex(stmt, ctx);
+      return 'DROP INDEX';
+    default:
+      throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `${stmt.kind} is not supported here`, {
+        position: stmt.pos,
+      });
+  }
 }
 
 function exists(name: string): SqlError {

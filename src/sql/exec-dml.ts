@@ -123,7 +123,8 @@ export class InsertNode extends DmlNode {
     this.#onConflict = onConflict;
     this.#rowIdPosition = table.columns.findIndex((c) => c.hidden);
     this.#defaulted = defaults.flatMap((d, p) => (d === undefined ? [] : [p]));
-    this.#asyncFill = this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
+    this.#asyncFill =
+      this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
     this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
   }
 

@@ -1,7 +1,7 @@
 /** Reading a table through its access path: point gets, prefix and range scans, index lookups. */
 import { SqlError } from './errors.ts';
 import { formatKey, type KeyNameResolver } from './key-format.ts';
-import { type KeyRange, keyRanges } from './key-ranges.ts';
+import { type KeyRange, keyRanges, pointKeyNow } from './key-ranges.ts';
 import type { AccessPath } from './plan-access.ts';
 import {
   type Compiled,
@@ -97,6 +97,11 @@ export class TableScanNode implements PlanNode {
 
   async *#rows(env: Env): AsyncIterable<Row[]> {
     const ranges = await keyRanges(this.path, env);
+    if (this.path.point && this.path.index.primary) {
+      const rows = await this.#points(ranges, env);
+      if (rows.length > 0) yield rows;
+      return;
+    }
     if (this.settings.reverse) ranges.reverse();
     const limit = this.settings.limit?.(env) ?? Infinity;
     if (limit <= 0) return;
@@ -120,6 +125,38 @@ export class TableScanNode implements PlanNode {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /**
+   * The rows of a single-key point lookup, read without the iterator machinery (the hot path of
+   * `SELECT … WHERE pk = $1`); undefined when this scan is not one.
+   */
+  lookupNow(env: Env): Promise<Row[]> | undefined {
+    if (!this.path.index.primary || env.counts !== undefined) return undefined;
+    const key = pointKeyNow(this.path, env);
+    if (key === undefined) return undefined;
+    if (key === null) return Promise.resolve([]);
+    return this.#points([{ start: key, end: undefined, point: true, prefix: key }], env);
+  }
+
+  /** Point gets (the whole primary key is known): no scan, no generator per row. */
+  async #points(ranges: readonly KeyRange[], env: Env): Promise<Row[]> {
+    const { table } = this.path;
+    const out: Row[] = [];
+    const order = this.settings.reverse ? [...ranges].reverse() : ranges;
+    const limit = this.settings.limit?.(env) ?? Infinity;
+    for (const r of order) {
+      if (out.length >= limit) break;
+      const value = await env.txn.get(r.start, env.signal);
+      if (value === undefined) continue;
+      const row = table.decode(r.start, value);
+      if (this.#residual !== undefined) {
+        if (this.#residual.prepare !== undefined) await this.#residual.prepare(row, env);
+        if (this.#residual.eval(row, env) !== true) continue;
+      }
+      out.push(row);
+    }
+    return out;
   }
 
   async *#primary(ranges: readonly KeyRange[], env: Env, limit: number): AsyncIterable<Row> {

@@ -40,22 +40,22 @@ export const TAG = {
 const TWO32 = 4294967296;
 
 /**
- * A growable byte buffer that keys are written into. Keys are Buffers: engines hand them to Node
- * APIs, and wrapping a plain Uint8Array into a Buffer costs more than writing into one.
+ * A growable byte buffer that keys are written into. Finished keys are Buffers: engines hand them
+ * to Node APIs, and wrapping a plain Uint8Array into a Buffer later costs more than one copy now.
  */
 export class KeyWriter {
-  buf: Buffer;
+  buf: Uint8Array;
   len = 0;
 
   constructor(capacity = 64, prefix?: Uint8Array) {
-    this.buf = Buffer.allocUnsafe(Math.max(capacity, (prefix?.length ?? 0) + 32));
+    this.buf = new Uint8Array(Math.max(capacity, (prefix?.length ?? 0) + 32));
     if (prefix !== undefined) this.bytes(prefix);
   }
 
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
-    this.buf.copy(next, 0, 0, this.len);
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
 
@@ -76,9 +76,11 @@ export class KeyWriter {
     for (let i = start; i < this.len; i++) b[i] = ~b[i]! & 0xff;
   }
 
-  /** The bytes written (the writer must not be used afterwards). */
+  /** A copy of the bytes written, as a Buffer. */
   finish(): Uint8Array {
-    return this.buf.subarray(0, this.len);
+    const out = Buffer.allocUnsafe(this.len);
+    out.set(this.buf.subarray(0, this.len));
+    return out;
   }
 }
 

@@ -24,7 +24,7 @@ function concat(prefix: Uint8Array, write: (w: KeyWriter) => void): Uint8Array {
 }
 
 /** Evaluates a row-independent value, running its subqueries only when it has some. */
-async function valueOf(c: Compiled, env: Env): Promise<Value> {
+async function valueNow(c: Compiled, env: Env): Promise<Value> {
   if (c.prepare !== undefined) await c.prepare([], env);
   return c.eval([], env);
 }
@@ -32,7 +32,8 @@ async function valueOf(c: Compiled, env: Env): Promise<Value> {
 /** The common case, one value per equality column without subqueries: one key, no allocation per column. */
 function singlePrefix(path: AccessPath, env: Env): Uint8Array[] | undefined {
   const { index, eq } = path;
-  for (const e of eq) if (e.isNull || e.values.length !== 1 || e.values[0]!.prepare !== undefined) return undefined;
+  for (const e of eq)
+    if (e.isNull || e.values.length !== 1 || e.values[0]!.prepare !== undefined) return undefined;
   const w = new KeyWriter(index.prefix.length + 16 * eq.length, index.prefix);
   for (let i = 0; i < eq.length; i++) {
     const v = eq[i]!.values[0]!.eval([], env);
@@ -53,7 +54,7 @@ async function prefixes(path: AccessPath, env: Env): Promise<Uint8Array[]> {
     const desc = path.index.desc[i]!;
     const vals: Value[] = isNull ? [null] : [];
     for (const c of values) {
-      const v = await valueOf(c, env);
+      const v = await valueNow(c, env);
       if (v !== null) vals.push(v);
     }
     const next: Uint8Array[] = [];
@@ -87,7 +88,7 @@ async function applyBound(
   k: number,
   env: Env,
 ): Promise<void> {
-  const v = await valueOf(t.value, env);
+  const v = await valueNow(t.value, env);
   if (v === null) {
     b.empty = true;
     return;
@@ -106,7 +107,7 @@ async function rangeIn(path: AccessPath, p: Uint8Array, env: Env): Promise<KeyRa
   const b: Bounds = { start: undefined, end: undefined, empty: false };
   for (const t of path.bounds) await applyBound(b, p, t, path.index, k, env);
   for (const like of path.likes) {
-    const pattern = await valueOf(like.pattern, env);
+    const pattern = await valueNow(like.pattern, env);
     if (pattern === null) return undefined;
     const { prefix } = likePrefix(pattern as string, like.escape);
     if (prefix === '') continue;
@@ -128,6 +129,14 @@ async function rangeIn(path: AccessPath, p: Uint8Array, env: Env): Promise<KeyRa
 }
 
 /** The key ranges of one execution, in key order, without overlaps. */
+/** The single key of a point lookup when it can be computed without awaiting (the common case). */
+export function pointKeyNow(path: AccessPath, env: Env): Uint8Array | null | undefined {
+  if (!path.point) return undefined;
+  const single = singlePrefix(path, env);
+  if (single === undefined) return undefined;
+  return single[0] ?? null;
+}
+
 export async function keyRanges(path: AccessPath, env: Env): Promise<KeyRange[]> {
   const ps = await prefixes(path, env);
   if (ps.length === 1 && path.point) return [{ start: ps[0]!, end: undefined, point: true, prefix: ps[0]! }];

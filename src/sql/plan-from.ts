@@ -8,7 +8,7 @@
 import type { Expr, JoinType, Query, TableRef } from './ast.ts';
 import { coerce, compile, compileCondition } from './compile.ts';
 import { SqlError } from './errors.ts';
-import { FilterNode } from './exec-basic.ts';
+import { FilterNode, ProjectNode } from './exec-basic.ts';
 import { HashJoinNode, type JoinKey, MergeJoinNode, NestedLoopNode } from './exec-join.ts';
 import { TableScanNode } from './exec-scan.ts';
 import { formatExpr } from './format.ts';
@@ -280,15 +280,81 @@ export function planFrom(
   for (const ref of from.slice(1))
     tree = { kind: 'join', type: 'CROSS', left: tree, right: leafOf(ref, b, planQuery), on: undefined };
   checkAliases(b.leaves);
-  const conj = conjunctsOf(where);
+  const scope = scopeOf(tree, b);
+  let conj = conjunctsOf(where);
+  // Inner joins only: choose the join order (the rows are put back in FROM order below).
+  const ordered =
+    innerOnly(tree) && b.leaves.length > 2 ? joinOrder(b, [...conj, ...onConjuncts(tree)]) : undefined;
+  if (ordered !== undefined) {
+    conj = ordered.conjuncts;
+    tree = ordered.tree;
+  }
   const local: Expr[] = [];
   const free: Expr[] = [];
   for (const c of conj) (sourcesOf(c, b).size === 0 ? free : local).push(c);
   const { node, above } = buildTree(tree, local, b);
-  const scope = scopeOf(tree, b);
-  const top = compileAll([...above, ...free], scope, b, 'WHERE');
-  const result = top === undefined ? node : new FilterNode(node, top.compiled, top.text);
+  const top = compileAll([...above, ...free], scopeOf(tree, b), b, 'WHERE');
+  let result = top === undefined ? node : new FilterNode(node, top.compiled, top.text);
+  if (ordered !== undefined) result = fromOrder(result, columnsOf(tree), scope);
   return { node: result, scope, scan: result instanceof TableScanNode ? result : undefined };
+}
+
+function innerOnly(t: Tree): boolean {
+  return t.kind !== 'join' || (t.type !== 'LEFT' && innerOnly(t.left) && innerOnly(t.right));
+}
+
+function onConjuncts(t: Tree): Expr[] {
+  return t.kind === 'join' ? [...onConjuncts(t.left), ...onConjuncts(t.right), ...conjunctsOf(t.on)] : [];
+}
+
+/**
+ * A greedy join order for inner joins (there are no statistics): start from the table with the
+ * most equality filters of its own, then always add a table joined to the ones already chosen by
+ * an equality (the most filtered first), and only when none is left, a cross product.
+ */
+function joinOrder(b: Build, conjuncts: readonly Expr[]): { tree: Tree; conjuncts: Expr[] } {
+  const sources = conjuncts.map((c) => sourcesOf(c, b));
+  const rank = (leaf: Leaf) =>
+    conjuncts.reduce((r, c, i) => {
+      const s = sources[i]!;
+      if (s.size !== 1 || !s.has(leaf.id)) return r;
+      return r + (c.kind === 'Binary' && c.op === '=' ? 2 : 1);
+    }, 0);
+  const joined = (leaf: Leaf, chosen: Set<number>) =>
+    conjuncts.some((c, i) => {
+      const s = sources[i]!;
+      return (
+        c.kind === 'Binary' &&
+        c.op === '=' &&
+        s.has(leaf.id) &&
+        s.size === 2 &&
+        [...s].some((x) => chosen.has(x))
+      );
+    });
+  const left = [...b.leaves];
+  const order: Leaf[] = [];
+  const chosen = new Set<number>();
+  while (left.length > 0) {
+    const candidates = order.length === 0 ? left : left.filter((l) => joined(l, chosen));
+    const pool = candidates.length > 0 ? candidates : left;
+    const next = pool.reduce((best, l) => (rank(l) > rank(best) ? l : best));
+    order.push(next);
+    chosen.add(next.id);
+    left.splice(left.indexOf(next), 1);
+  }
+  let tree: Tree = order[0]!;
+  for (const leaf of order.slice(1))
+    tree = { kind: 'join', type: 'CROSS', left: tree, right: leaf, on: undefined };
+  return { tree, conjuncts: [...conjuncts] };
+}
+
+/** Puts the columns of a reordered join back in FROM order. */
+function fromOrder(node: PlanNode, columns: readonly OutputColumn[], scope: RowScope): PlanNode {
+  const exprs = scope.columns.map((c): Compiled => {
+    const i = columns.findIndex((x) => x.table === c.table && x.name === c.name);
+    return { type: c.type, eval: (row) => row[i]!, isConst: false, local: true, column: i };
+  });
+  return new ProjectNode(node, exprs, scope.columns, undefined);
 }
 
 function checkAliases(leaves: readonly Leaf[]): void {

@@ -89,7 +89,11 @@ export function counted(node: PlanNode, env: Env, rows: AsyncIterable<Row[]>): A
   return counts === undefined ? rows : countRows(node, counts, rows);
 }
 
-async function* countRows(node: PlanNode, counts: Map<PlanNode, number>, rows: AsyncIterable<Row[]>): AsyncIterable<Row[]> {
+async function* countRows(
+  node: PlanNode,
+  counts: Map<PlanNode, number>,
+  rows: AsyncIterable<Row[]>,
+): AsyncIterable<Row[]> {
   for await (const batch of rows) {
     counts.set(node, (counts.get(node) ?? 0) + batch.length);
     yield batch;

@@ -14,7 +14,7 @@ import { planQuery } from './plan-select.ts';
 import type { Env, OutputColumn, PlanNode } from './plan-types.ts';
 import type { PlannerContext } from './planner-context.ts';
 import type { TableInfo } from './table-info.ts';
-import type { TypeId } from './types.ts';
+import { type TypeId, typeLabel } from './types.ts';
 
 /** A planned query or DML statement. */
 export interface StatementPlan {
@@ -26,6 +26,8 @@ export interface StatementPlan {
   readonly paramTypes: readonly TypeId[];
   /** The tables it depends on. */
   readonly tables: readonly TableInfo[];
+  /** The columns as results describe them. */
+  readonly resultColumns: readonly { readonly name: string; readonly type: string }[];
 }
 
 /** Statements the planner handles. */
@@ -94,7 +96,8 @@ export function planStatement(
       break;
   }
   const paramTypes = pc.params.types.map((t) => t ?? 'text');
-  return { kind, command, root, columns: root.columns, paramTypes, tables: [...pc.tables] };
+  const resultColumns = root.columns.map((c) => ({ name: c.name, type: typeLabel(c.type) }));
+  return { kind, command, root, columns: root.columns, paramTypes, tables: [...pc.tables], resultColumns };
 }
 
 /** Runs a DML plan's root. */

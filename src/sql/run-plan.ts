@@ -3,6 +3,7 @@ import type { ExplainStatement } from './ast.ts';
 import { bindValue, outputValue } from './cast.ts';
 import { SqlError } from './errors.ts';
 import type { DmlNode } from './exec-dml.ts';
+import { TableScanNode } from './exec-scan.ts';
 import type { Env, OutputColumn, PlanNode, RowIdSource } from './plan-types.ts';
 import { explainLines, type StatementPlan } from './planner.ts';
 import type { Txn } from './txn.ts';
@@ -30,7 +31,8 @@ export interface QueryResult {
 export interface RunContext {
   readonly txn: Txn;
   readonly signal: AbortSignal | undefined;
-  readonly now: bigint;
+  /** The statement's (or transaction's) time, read only if the statement calls now(). */
+  readonly now: () => bigint;
   readonly rowIds: RowIdSource;
 }
 
@@ -46,6 +48,7 @@ export function bindParams(params: readonly unknown[], types: readonly TypeId[])
 }
 
 export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<PlanNode, number>): Env {
+  let now: bigint | undefined;
   return {
     params,
     outer: [],
@@ -53,7 +56,10 @@ export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<
     cache: new Map(),
     txn: ctx.txn,
     signal: ctx.signal,
-    now: ctx.now,
+    get now() {
+      now ??= ctx.now();
+      return now;
+    },
     rowIds: ctx.rowIds,
     counts,
   };
@@ -89,10 +95,15 @@ export async function runPlan(
 ): Promise<QueryResult> {
   for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKey);
   const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
-  const columns = resultColumns(plan.columns);
+  const columns = plan.resultColumns;
   if (plan.kind === 'query') {
-    const rows: Row[] = [];
-    for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
+    const direct = plan.root instanceof TableScanNode ? plan.root.lookupNow(env) : undefined;
+    let rows: Row[];
+    if (direct !== undefined) rows = await direct;
+    else {
+      rows = [];
+      for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
+    }
     return {
       columns,
       rows: output(rows, plan.columns),

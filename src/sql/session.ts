@@ -8,7 +8,7 @@
 import type { Statement } from './ast.ts';
 import { type Catalog, CatalogTxn } from './catalog.ts';
 import type { CachedStatements, DatabaseStats } from './database.ts';
-import { createIndex, createTable, type DdlContext, dropIndex, dropTable } from './ddl.ts';
+import { executeDdl } from './ddl.ts';
 import { isSqlError, SqlError } from './errors.ts';
 import type { KeyNameResolver } from './key-format.ts';
 import { parseStatement } from './parser.ts';
@@ -177,17 +177,19 @@ export class Session {
     });
     await turn;
     const own = this.#txn === undefined;
-    const txn = this.#txn ?? this.#svc.txns.begin();
+    const txn = this.#txn ?? this.#svc.txns.begin(false);
     try {
       this.#checkOpen();
       if (this.#failed) throw this.#abortedError();
-      const stmt = parseStatement(sql);
-      if (stmt.kind !== 'Select' && stmt.kind !== 'SetOperation')
-        throw new TypeError('stream() runs queries only');
-      const plan = this.#planFresh(stmt, this.#catalogTxn ?? new CatalogTxn(this.#svc.catalog, txn));
+      const entry = this.#svc.parse(sql);
+      const stmt = entry.statements[0];
+      if (entry.statements.length !== 1 || (stmt?.kind !== 'Select' && stmt?.kind !== 'SetOperation')) {
+        throw new TypeError('stream() runs exactly one query (SELECT)');
+      }
+      const plan = this.#cachedPlan(entry, 0, this.#catalogTxn ?? new CatalogTxn(this.#svc.catalog, txn));
       yield* streamPlan(plan, this.#runContext(txn, options.signal), params);
     } catch (err) {
-      throw toSqlError(err);
+      throw err instanceof TypeError ? err : toSqlError(err);
     } finally {
       if (own) this.#svc.txns.release(txn);
       release();
@@ -219,7 +221,7 @@ export class Session {
     return {
       txn,
       signal,
-      now: this.#txn === undefined ? nowMicros() : this.#txnNow,
+      now: this.#txn === undefined ? nowMicros : () => this.#txnNow,
       rowIds: this.#svc.rowIds,
     };
   }
@@ -240,6 +242,7 @@ export class Session {
     signal: AbortSignal | undefined,
     planOf: (c: CatalogTxn) => StatementPlan,
   ): Promise<QueryResult> {
+    if (signal?.aborted) throw new SqlError('ERR_SQL_CANCELED', 'canceling statement due to user request');
     switch (stmt.kind) {
       case 'Begin':
         if (this.#txn === undefined) {
@@ -338,7 +341,8 @@ export class Session {
         if (changes?.dirty) this.#svc.catalog.apply(changes.changes);
         return result;
       }
-      const txn = this.#svc.txns.begin();
+      // A lone query is never validated (see README: isolation), so it need not record its reads.
+      const txn = this.#svc.txns.begin(!(stmt.kind === 'Select' || stmt.kind === 'SetOperation'));
       const catalogTxn = new CatalogTxn(this.#svc.catalog, txn);
       try {
         const result = await this.#execute(stmt, txn, catalogTxn, params, signal, planOf);
@@ -381,25 +385,7 @@ export class Session {
         });
       return runExplain(stmt, this.#planFresh(inner, catalog), ctx, params);
     }
-    const ddl: DdlContext = { txn, catalog, signal, pc: ddlPlanner(catalog, this.#svc.names) };
-    switch (stmt.kind) {
-      case 'CreateTable':
-        await createTable(stmt, ddl);
-        return tagOnly('CREATE TABLE');
-      case 'DropTable':
-        await dropTable(stmt, ddl);
-        return tagOnly('DROP TABLE');
-      case 'CreateIndex':
-        await createIndex(stmt, ddl);
-        return tagOnly('CREATE INDEX');
-      case 'DropIndex':
-        await dropIndex(stmt, ddl);
-        return tagOnly('DROP INDEX');
-      default:
-        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', `${stmt.kind} is not supported here`, {
-          position: stmt.pos,
-        });
-    }
+    return tagOnly(await executeDdl(stmt, { txn, catalog, signal, names: this.#svc.names }));
   }
 
   /** Rolls back an open transaction and ends the session. */
@@ -410,19 +396,4 @@ export class Session {
       this.#svc.forget(this);
     });
   }
-}
-
-function ddlPlanner(catalog: CatalogTxn, names: KeyNameResolver): DdlContext['pc'] {
-  return {
-    catalog,
-    names,
-    params: { types: [] },
-    tables: new Set(),
-    subqueries: {
-      plan: () => {
-        throw new SqlError('ERR_SQL_FEATURE_NOT_SUPPORTED', 'cannot use a subquery here');
-      },
-      slot: () => 0,
-    },
-  };
 }

@@ -77,7 +77,8 @@ export class TableWriter {
     const { table } = this;
     if (self === undefined && (only === undefined || only.primary)) {
       const k = key ?? table.primaryKey(row);
-      if ((await this.#txn.get(k, this.#signal, keyStr)) !== undefined) return { index: table.primary, existingKey: k };
+      if ((await this.#txn.get(k, this.#signal, keyStr)) !== undefined)
+        return { index: table.primary, existingKey: k };
     }
     if (!table.hasUnique) return undefined;
     for (const index of table.indexes) {

@@ -74,8 +74,12 @@ export class TxnManager {
     return this.#engine;
   }
 
-  begin(): Txn {
-    const txn = new Txn(this.#engine, this.#seq);
+  /**
+   * Starts a transaction. `validated: false` is for a single read-only statement outside a
+   * transaction: it is never validated, so it records no reads.
+   */
+  begin(validated = true): Txn {
+    const txn = new Txn(this.#engine, this.#seq, validated);
     this.#active.add(txn);
     return txn;
   }
@@ -83,6 +87,7 @@ export class TxnManager {
   /** Ends a transaction without writing (ROLLBACK, or after a failure). */
   release(txn: Txn): void {
     this.#active.delete(txn);
+    if (this.#log.length === 0) return;
     let min = this.#seq;
     for (const t of this.#active) min = Math.min(min, t.startSeq);
     if (this.#log.length > 0 && this.#log[0]!.seq <= min) this.#log = this.#log.filter((r) => r.seq > min);
@@ -156,9 +161,12 @@ export class Txn {
   readonly #readRanges: [KeyString, KeyString | undefined][] = [];
   #undo: Map<KeyString, Uint8Array | null | undefined> | undefined;
 
-  constructor(engine: StorageEngine, startSeq: number) {
+  readonly #tracking: boolean;
+
+  constructor(engine: StorageEngine, startSeq: number, tracking = true) {
     this.#engine = engine;
     this.startSeq = startSeq;
+    this.#tracking = tracking;
   }
 
   get writeCount(): number {
@@ -194,7 +202,7 @@ export class Txn {
 
   /** Records a key as read without reading it (a catalog entry a statement depends on). */
   trackKey(key: Uint8Array): void {
-    this.#readKeys.add(keyString(key));
+    if (this.#tracking) this.#readKeys.add(keyString(key));
   }
 
   hasRead(key: KeyString): boolean {
@@ -205,10 +213,13 @@ export class Txn {
     return false;
   }
 
-  async get(key: Uint8Array, signal?: AbortSignal, k: KeyString = keyString(key)): Promise<Uint8Array | undefined> {
-    const w = this.#writes.get(k);
-    if (w !== undefined) return w ?? undefined;
-    this.#readKeys.add(k);
+  async get(key: Uint8Array, signal?: AbortSignal, k?: KeyString): Promise<Uint8Array | undefined> {
+    if (this.#writes.size > 0 || this.#tracking) {
+      k ??= keyString(key);
+      const w = this.#writes.get(k);
+      if (w !== undefined) return w ?? undefined;
+      if (this.#tracking) this.#readKeys.add(k);
+    }
     return this.#engine.get(key, signal === undefined ? undefined : { signal });
   }
 
@@ -253,7 +264,7 @@ export class Txn {
   /** An ordered scan of committed data merged with this transaction's writes. */
   scan(range: ScanRange, signal?: AbortSignal): AsyncIterable<KeyValue> {
     const [start, end] = bounds(range);
-    this.#readRanges.push([start, end]);
+    if (this.#tracking) this.#readRanges.push([start, end]);
     const buffered = this.#buffered(start, end);
     const options = signal === undefined ? undefined : { signal };
     if (buffered.length === 0) return this.#engine.scan(withoutPrefix(range), options);

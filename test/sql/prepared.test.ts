@@ -59,7 +59,9 @@ describe('prepared statements', () => {
     assert.deepEqual((await p.query(['41', 'hi', 1.5])).rows, [[42, 'hi!', true]]);
     await assert.rejects(p.query([1]), { sqlstate: '08P01' });
     const typed = await s.prepare('SELECT $1::bigint = 5, $2::timestamp, $3::integer');
-    assert.deepEqual((await typed.query([5, 1_700_000_000_000, 7n])).rows, [[true, '2023-11-14 22:13:20', 7]]);
+    assert.deepEqual((await typed.query([5, 1_700_000_000_000, 7n])).rows, [
+      [true, '2023-11-14 22:13:20', 7],
+    ]);
     await assert.rejects(typed.query([1.5, 0, 0]), { sqlstate: '22P02' });
     await assert.rejects(p.query(['x', 'a', 1]), { sqlstate: '22P02' });
     const ins = await s.prepare('INSERT INTO reading VALUES ($1, $2, $3) RETURNING ts');

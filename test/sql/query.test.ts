@@ -284,6 +284,13 @@ for (const engine of ENGINES) {
         ['beta', 'alphonse'],
       ]);
       assert.deepEqual(await rows(s, 'SELECT count(*) FROM meter CROSS JOIN reading'), [[28n]]);
+      const reordered = await rows(
+        s,
+        "SELECT * FROM meter a, reading r, meter c WHERE c.id = r.meter_id AND r.ts = '2024-01-02' AND a.id = c.id + 1",
+      );
+      assert.deepEqual(reordered, [
+        [2n, 'beta', 'Lyon', '20.00', 1n, '2024-01-02 00:00:00', 4, 2, 1n, 'alpha', 'Paris', '10.50'],
+      ]);
     });
 
     it('evaluates scalar, IN and EXISTS subqueries, correlated or not', async () => {
@@ -395,6 +402,19 @@ for (const engine of ENGINES) {
         [[1n], [2n], [4n]],
       );
       assert.deepEqual(await rows(s, 'SELECT id FROM meter EXCEPT SELECT meter_id FROM reading'), [[3n]]);
+    });
+
+    it('streams the rows of a query as the scan reads them', async () => {
+      const seen: unknown[] = [];
+      for await (const row of s.stream('SELECT ts FROM reading WHERE meter_id = $1', [1n])) {
+        seen.push(row[0]);
+        if (seen.length === 3) break;
+      }
+      assert.deepEqual(seen, ['2024-01-01 00:00:00', '2024-01-01 00:15:00', '2024-01-01 00:30:00']);
+      assert.deepEqual(await rows(s, 'SELECT count(*) FROM reading'), [[7n]], 'the session is free again');
+      await assert.rejects(async () => {
+        for await (const _ of s.stream('DELETE FROM reading'));
+      }, TypeError);
     });
 
     it('compares and orders timestamps and numerics exactly', async () => {
