@@ -171,7 +171,8 @@ async function fetchKeys(
   try {
     answer = await cas.channelKeys(channel, signal ? { signal } : {});
   } catch (err) {
-    throw new BusError('ERR_BUS_KEY_DIRECTORY', `could not fetch the keys of channel "${channel}"`, {
+    const reason = err instanceof Error ? `: ${err.message}` : '';
+    throw new BusError('ERR_BUS_KEY_DIRECTORY', `could not fetch the keys of channel "${channel}"${reason}`, {
       cause: err,
       detail: { channel },
     });

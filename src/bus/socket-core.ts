@@ -117,7 +117,7 @@ export class SocketCore {
   }
 
   /** Queues `frames` after earlier sends; waits for queue space until the deadline. */
-  send(frames: Frames, options: SendOptions = {}): Promise<void> {
+  async send(frames: Frames, options: SendOptions = {}): Promise<void> {
     this.#assertOpen();
     assertFrames(frames);
     const timeoutMs = options.timeoutMs ?? this.options.sendTimeoutMs ?? BUS_DEFAULTS.sendTimeoutMs;
@@ -140,35 +140,50 @@ export class SocketCore {
     return this.#host.busy(raceAbort(result, signal, this.closedSignal, 'send'));
   }
 
-  /** The next message. A timeout or abort leaves the native receive pending for the next call. */
+  /**
+   * The next message. A timeout or abort leaves the native receive pending for the next call, so no
+   * message is lost. zeromq.js sometimes rejects a pending receive with EAGAIN (a REQ socket dropping
+   * a stale reply); that is retried until the deadline.
+   */
   async receive(options: ReceiveOptions = {}): Promise<Uint8Array[]> {
     this.#assertOpen();
     if (this.#receiving) throw new TypeError('only one receive() or iterator may be pending on a bus socket');
     this.#receiving = true;
+    const timeout = withTimeout(options.timeoutMs, this.channel);
     try {
-      if (this.#pendingReceive === undefined) {
-        const pending = this.native.receive!();
-        pending.catch(() => {});
-        this.#pendingReceive = pending;
-      }
-      const pending = this.#pendingReceive;
-      const timeout = withTimeout(options.timeoutMs, this.channel);
-      try {
-        const frames = await this.#host.busy(
-          raceAbort(Promise.race([pending, timeout.promise]), options.signal, this.closedSignal, 'receive'),
-        );
-        this.#pendingReceive = undefined;
-        return frames;
-      } catch (err) {
-        if (!isBusError(err) || (err.code !== 'ERR_BUS_TIMEOUT' && err.code !== 'ERR_BUS_ABORTED'))
+      for (;;) {
+        try {
+          const frames = await this.#host.busy(
+            raceAbort(
+              Promise.race([this.#nativeReceive(), timeout.promise]),
+              options.signal,
+              this.closedSignal,
+              'receive',
+            ),
+          );
           this.#pendingReceive = undefined;
-        throw this.#closed ? closedError(this.channel) : this.#mapError(err, 'receive', options.timeoutMs);
-      } finally {
-        timeout.cancel();
+          return frames;
+        } catch (err) {
+          if (isBusError(err, 'ERR_BUS_TIMEOUT') || isBusError(err, 'ERR_BUS_ABORTED')) throw err;
+          this.#pendingReceive = undefined;
+          if (this.#closed) throw closedError(this.channel);
+          if ((err as { code?: unknown } | null)?.code === 'EAGAIN') continue;
+          throw this.#mapError(err, 'receive', options.timeoutMs);
+        }
       }
     } finally {
+      timeout.cancel();
       this.#receiving = false;
     }
+  }
+
+  #nativeReceive(): Promise<Uint8Array[]> {
+    if (this.#pendingReceive === undefined) {
+      const pending = this.native.receive!();
+      pending.catch(() => {});
+      this.#pendingReceive = pending;
+    }
+    return this.#pendingReceive;
   }
 
   /** Receives until the socket closes. */

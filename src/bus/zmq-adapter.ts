@@ -310,22 +310,22 @@ function setQuietly(assign: () => void): void {
 
 /**
  * zeromq.js does not keep the event loop alive for a pending receive; a service whose only work is
- * waiting for bus messages would exit. A referenced timer is held while any operation is pending.
+ * waiting for bus messages would exit. One timer is referenced while any operation is pending
+ * (ref/unref is cheap; creating a timer per send is not).
  */
 class KeepAlive {
   #pending = 0;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #timer = setInterval(() => {}, 1 << 30).unref();
 
   start(): void {
-    if (this.#pending++ === 0) this.#timer = setInterval(() => {}, 1 << 30);
+    if (this.#pending++ === 0) this.#timer.ref();
   }
 
   end(): void {
-    if (--this.#pending === 0) this.stop();
+    if (--this.#pending === 0) this.#timer.unref();
   }
 
   stop(): void {
     clearInterval(this.#timer);
-    this.#timer = undefined;
   }
 }

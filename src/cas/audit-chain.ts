@@ -13,7 +13,7 @@ import { open } from 'node:fs/promises';
 export interface AuditEntry {
   seq: number;
   time: string;
-  kind: 'attestation' | 'policy' | 'secret-read' | 'secret-write' | 'start';
+  kind: 'attestation' | 'policy' | 'secret-read' | 'secret-write' | 'start' | 'bus-key';
   actor: string;
   outcome: 'granted' | 'refused' | 'ok';
   reason?: string;
@@ -23,7 +23,14 @@ export interface AuditEntry {
   sig: string;
 }
 
-export const AUDIT_KINDS = ['attestation', 'policy', 'secret-read', 'secret-write', 'start'] as const;
+export const AUDIT_KINDS = [
+  'attestation',
+  'policy',
+  'secret-read',
+  'secret-write',
+  'start',
+  'bus-key', // an attested instance recorded its CURVE public key for the secure bus
+] as const;
 export const AUDIT_OUTCOMES = ['granted', 'refused', 'ok'] as const;
 export const ZERO_HASH = '0'.repeat(64);
 const SIG_DOMAIN = Buffer.from('securecloud-audit-v1\0', 'utf8');

@@ -8,6 +8,7 @@ import { createMetricsRegistry, type MetricsRegistry } from '../platform/metrics
 import { createDefaultVerifierSet, type EvidenceVerifierSet, type TeeBackend } from '../tee/index.ts';
 import { type AttestInput, decideAttestation } from './attestation.ts';
 import type { AuditEntry } from './audit-log.ts';
+import { BusKeyRegistry, listChannelKeys, recordCurveKey } from './bus-keys.ts';
 import { type CasLogger, silentLogger } from './cas-log.ts';
 import { type CasMetrics, collectCasGauges, createCasMetrics } from './cas-metrics.ts';
 import {
@@ -26,6 +27,7 @@ import {
   bindingReportData,
   CAS_TLS_NAME,
   type CasStatus,
+  type ChannelKeysAnswer,
   DEFAULT_LEASE_SECONDS,
   MAX_AUDIT_PAGE,
   NONCE_TTL_SECONDS,
@@ -83,6 +85,7 @@ export class CasService {
   readonly #leases: InstanceLeases;
   readonly #tls: { certPem: string; spki: Buffer };
   readonly #root: X509Certificate;
+  readonly #busKeys = new BusKeyRegistry();
 
   private constructor(o: CasServiceOptions, disk: CasPersistence) {
     const state = disk.state;
@@ -382,6 +385,27 @@ export class CasService {
     const service = instanceServiceOf(certificate, this.#root, this.#now().getTime(), instanceId);
     if (!this.#leases.release(instanceId, service))
       throw new CasError('ERR_NOT_FOUND', `instance ${instanceId} of "${service}" has no live lease`);
+  }
+
+  /** Records the caller instance's CURVE public key for the secure bus (audited). See bus-keys.ts. */
+  async putCurveKey(
+    certificate: X509Certificate | null,
+    instanceId: string,
+    publicKey: string,
+  ): Promise<void> {
+    const record = recordCurveKey(this.#busContext(), certificate, instanceId, publicKey);
+    await this.#disk.record({ kind: 'bus-key', actor: record.service, outcome: 'ok', detail: { ...record } });
+    this.#log.log('info', 'bus key recorded', { ...record });
+  }
+
+  /** The CURVE keys of `channel`'s live instances, for a live instance of a service on it. */
+  channelKeys(certificate: X509Certificate | null, channel: string): ChannelKeysAnswer {
+    return listChannelKeys(this.#busContext(), certificate, channel);
+  }
+
+  #busContext() {
+    const now = this.#now().getTime();
+    return { policy: this.#state.current, root: this.#root, now, leases: this.#leases, keys: this.#busKeys };
   }
 
   /** Saves the state (audit head, counters) and closes the audit log and the store. */

@@ -18,6 +18,7 @@ import {
   CAS_TLS_NAME,
   type CasEvidenceAnswer,
   type CasStatus,
+  type ChannelKeysAnswer,
   MAX_AUDIT_PAGE,
   type NonceAnswer,
   type PolicyRecord,
@@ -81,6 +82,10 @@ export interface CasClient {
   attest(req: AttestRequest): Promise<AttestGrant>;
   heartbeat(instanceId: string): Promise<{ leaseSeconds: number }>;
   release(instanceId: string): Promise<void>;
+  /** Records the instance's CURVE public key (Z85) for the secure bus; needs the instance certificate. */
+  putCurveKey(instanceId: string, publicKey: string): Promise<void>;
+  /** The CURVE keys admitted on a bus channel; needs the certificate of an instance on that channel. */
+  channelKeys(channel: string): Promise<ChannelKeysAnswer>;
   /** Closes pooled connections. */
   close(): void;
 }
@@ -173,6 +178,10 @@ export function createCasClient(options: CasClientOptions): CasClient {
     release: async (instanceId) => {
       await call('DELETE', id(instanceId));
     },
+    putCurveKey: async (instanceId, publicKey) => {
+      await call('PUT', `${id(instanceId)}/curve-key`, { publicKey });
+    },
+    channelKeys: (channel) => getJson('GET', `/v1/channels/${encodeURIComponent(channel)}/keys`),
     close: () => http.close(),
   };
 }

@@ -38,6 +38,7 @@ export const CAS_ERROR_CODES = [
   'ERR_CAS_IDENTITY', // client side: the CAS's own evidence or certificate did not verify
   'ERR_NOT_FOUND', // no such endpoint, or no such instance (its lease expired: attest again)
   'ERR_INTERNAL', // the server failed; its log has the details under the request id
+  'ERR_CONFLICT', // the request clashes with existing state (a CURVE key registered by another instance)
 ] as const;
 
 export type CasErrorCode = (typeof CAS_ERROR_CODES)[number];

@@ -6,6 +6,7 @@
 export { type AppraisalRefusal, appraise } from './appraise.ts';
 export type { AttestInput } from './attestation.ts';
 export { type AuditEntry, type AuditEntryInput, AuditLog, verifyAuditLog } from './audit-log.ts';
+export { BusKeyRegistry, isZ85Key } from './bus-keys.ts';
 export { CasCa, serviceIdentityOf, serviceUri } from './ca.ts';
 export { type CasLogger, createJsonLogger, type LogFields, silentLogger } from './cas-log.ts';
 export type { CasMetrics } from './cas-metrics.ts';
@@ -28,6 +29,7 @@ export {
   isCasError,
 } from './errors.ts';
 export { findUserByPublicKey, parsePolicy, permissionsOf, policyHash } from './policy.ts';
+export { CHANNEL_NAME, channelRolesOf } from './policy-channels.ts';
 export type {
   AcceptEntry,
   Permission,
@@ -38,11 +40,19 @@ export type {
   UserPolicy,
 } from './policy-types.ts';
 export {
+  CHANNEL_ROLES,
+  type ChannelPolicy,
+  type ChannelRole,
+} from './policy-types.ts';
+export {
   type AttestGrant,
   bindingReportData,
   CAS_TLS_NAME,
   type CasEvidenceAnswer,
   type CasStatus,
+  type ChannelKeyEntry,
+  type ChannelKeysAnswer,
+  type CurveKeyRequest,
   DEFAULT_LEASE_SECONDS,
   MAX_AUDIT_PAGE,
   MAX_BODY_BYTES,

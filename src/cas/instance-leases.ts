@@ -47,6 +47,12 @@ export class InstanceLeases {
     return out;
   }
 
+  /** True while `instanceId` of `service` holds a live lease. */
+  isAlive(instanceId: string, service: string): boolean {
+    const lease = this.#leases.get(instanceId);
+    return lease !== undefined && lease.service === service && lease.expires > this.#now();
+  }
+
   /** Starts a lease. */
   add(service: string, instanceId: string): void {
     this.#leases.set(instanceId, { service, expires: this.#now() + this.#leaseMs });

@@ -4,6 +4,7 @@
  * every error names the path inside the document and, when known, its line and column.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { readChannels } from './policy-channels.ts';
 import { PolicyFields } from './policy-fields.ts';
 import { describeValue, readPolicySource } from './policy-reader.ts';
 import { readSecrets, readServices } from './policy-sections.ts';
@@ -18,6 +19,7 @@ const TOP_KEYS = [
   'roles',
   'services',
   'secrets',
+  'channels',
 ];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
@@ -49,6 +51,7 @@ export function parsePolicy(text: string, options: { format?: 'yaml' | 'json' } 
   const { users, keys } = readUsers(f, top.users, Object.keys(roles));
   const secrets = f.optional(top.secrets, {}, (v) => readSecrets(f, v));
   const services = f.optional(top.services, {}, (v) => readServices(f, v, secrets));
+  const channels = f.optional(top.channels, {}, (v) => readChannels(f, v, services));
   const updaters = Object.values(users).filter((u) =>
     u.roles.some((r) => roles[r]?.can.includes('update-policy')),
   );
@@ -70,6 +73,7 @@ export function parsePolicy(text: string, options: { format?: 'yaml' | 'json' } 
     roles,
     services,
     secrets,
+    channels,
   });
   userKeys.set(policy, keys);
   return policy;

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Platform } from '../tee/index.ts';
-import type { SecretType } from './policy-types.ts';
+import type { ChannelRole, SecretType } from './policy-types.ts';
 
 /** The DNS name in every CAS TLS certificate; clients require it (no service may carry it). */
 export const CAS_TLS_NAME = 'cas.securecloud.internal';
@@ -97,6 +97,28 @@ export interface AttestGrant {
   readonly args: readonly string[];
   readonly leaseSeconds: number;
   readonly simulation: boolean;
+}
+
+/** `PUT /v1/instances/ID/curve-key` request. */
+export interface CurveKeyRequest {
+  /** Z85 CURVE public key (40 characters). */
+  readonly publicKey: string;
+}
+
+/** One admitted key of a channel. */
+export interface ChannelKeyEntry {
+  /** Z85 CURVE public key. */
+  readonly publicKey: string;
+  readonly service: string;
+  readonly instanceId: string;
+  /** The roles the policy grants the service on the channel. */
+  readonly roles: readonly ChannelRole[];
+}
+
+/** `GET /v1/channels/NAME/keys` answer: the keys of the channel's live instances. */
+export interface ChannelKeysAnswer {
+  readonly channel: string;
+  readonly keys: readonly ChannelKeyEntry[];
 }
 
 /** The body of every error answer. */

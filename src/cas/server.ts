@@ -15,6 +15,7 @@ import { type CasLogger, silentLogger } from './cas-log.ts';
 import type { CasService } from './cas-service.ts';
 import { type CasErrorCode, isCasError } from './errors.ts';
 import { MAX_BODY_BYTES } from './protocol.ts';
+import { addBusRoutes } from './routes-bus.ts';
 import { addPublicRoutes } from './routes-public.ts';
 import { addUserRoutes } from './routes-user.ts';
 
@@ -30,6 +31,7 @@ export const CAS_ERROR_STATUS: Partial<Record<CasErrorCode, number>> = {
   ERR_SECRET_UNKNOWN: 404,
   ERR_NOT_FOUND: 404,
   ERR_POLICY_PREDECESSOR: 409,
+  ERR_CONFLICT: 409,
   ERR_ATTESTATION_REFUSED: 422,
 };
 
@@ -67,6 +69,7 @@ export async function startCasServer(cas: CasService, options: CasServerOptions 
   metricsRoute(router, cas.registry);
   addPublicRoutes(router, cas);
   addUserRoutes(router, cas);
+  addBusRoutes(router, cas);
   const requests = cas.registry.counter(
     'securecloud_http_requests_total',
     'HTTP requests, by route and status.',

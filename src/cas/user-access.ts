@@ -54,6 +54,25 @@ export function instanceServiceOf(
   now: number,
   instanceId: string,
 ): string {
+  const identity = instanceIdentityOf(certificate, root, now);
+  if (identity.instanceId !== instanceId) {
+    throw new CasError(
+      'ERR_FORBIDDEN',
+      `the certificate is for instance ${identity.instanceId}, not ${instanceId}`,
+    );
+  }
+  return identity.service;
+}
+
+/**
+ * The service and instance of a CAS-issued instance certificate: it must be issued by `root` and
+ * valid at `now`. Throws ERR_UNAUTHORIZED.
+ */
+export function instanceIdentityOf(
+  certificate: X509Certificate | null,
+  root: X509Certificate,
+  now: number,
+): { service: string; instanceId: string } {
   if (certificate === null)
     throw new CasError('ERR_UNAUTHORIZED', 'present the instance certificate the CAS issued (mutual TLS)');
   const valid =
@@ -67,11 +86,5 @@ export function instanceServiceOf(
       'ERR_UNAUTHORIZED',
       'the client certificate is not a valid CAS-issued instance certificate',
     );
-  if (identity.instanceId !== instanceId) {
-    throw new CasError(
-      'ERR_FORBIDDEN',
-      `the certificate is for instance ${identity.instanceId}, not ${instanceId}`,
-    );
-  }
-  return identity.service;
+  return identity;
 }

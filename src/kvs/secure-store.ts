@@ -11,7 +11,7 @@ import {
   closedError,
   throwIfAborted,
 } from './engine-guards.ts';
-import { encodeNamespace, type Keyring, sealedKeyId } from './keyring.ts';
+import { AssociatedData, encodeNamespace, type Keyring, sealedKeyId } from './keyring.ts';
 import { keySuccessor, resolveScan } from './range.ts';
 import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
 import { WriteGate } from './write-gate.ts';
@@ -63,7 +63,7 @@ export class SecureStore implements StorageEngine {
   readonly name: string;
   readonly #engine: StorageEngine;
   readonly #keyring: Keyring;
-  readonly #namespace: Buffer;
+  readonly #aad: AssociatedData;
   readonly #closeEngine: boolean;
   readonly #gate = new WriteGate();
   #closed = false;
@@ -75,7 +75,7 @@ export class SecureStore implements StorageEngine {
       throw new TypeError('createSecureStore needs a Keyring');
     this.#engine = engine;
     this.#keyring = keyring;
-    this.#namespace = encodeNamespace(options?.namespace);
+    this.#aad = new AssociatedData(encodeNamespace(options?.namespace));
     this.#closeEngine = options.closeEngine ?? true;
     this.name = `secure(${engine.name})`;
   }
@@ -84,14 +84,14 @@ export class SecureStore implements StorageEngine {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
     const sealed = await this.#engine.get(key, options);
-    return sealed === undefined ? undefined : this.#keyring.open(sealed, this.#context(key));
+    return sealed === undefined ? undefined : this.#keyring.open(sealed, this.#aad, key);
   }
 
   async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
     assertKey(key);
     assertValue(value);
     checkOpen(this.#closed, this.name, options);
-    const sealed = this.#keyring.seal(value, this.#context(key));
+    const sealed = this.#keyring.seal(value, this.#aad, key);
     await this.#gate.write([key], () => this.#engine.put(key, sealed, options));
   }
 
@@ -107,7 +107,7 @@ export class SecureStore implements StorageEngine {
     const sealed = ops.map(
       (op): BatchOp =>
         op.type === 'put'
-          ? { type: 'put', key: op.key, value: this.#keyring.seal(op.value, this.#context(op.key)) }
+          ? { type: 'put', key: op.key, value: this.#keyring.seal(op.value, this.#aad, op.key) }
           : op,
     );
     await this.#gate.write(
@@ -172,7 +172,7 @@ export class SecureStore implements StorageEngine {
     const stale = chunk.filter((e) => sealedKeyId(e.value) !== current);
     const reopened = stale.map((e) => ({
       key: e.key,
-      value: this.#keyring.open(e.value, this.#context(e.key)),
+      value: this.#keyring.open(e.value, this.#aad, e.key),
     }));
     progress.scanned += chunk.length;
     if (reopened.length === 0) return;
@@ -182,7 +182,7 @@ export class SecureStore implements StorageEngine {
       const ops: BatchOp[] = [];
       for (const { key, value } of reopened) {
         if (this.#gate.isDirty(key)) progress.skipped++;
-        else ops.push({ type: 'put', key, value: this.#keyring.seal(value, this.#context(key)) });
+        else ops.push({ type: 'put', key, value: this.#keyring.seal(value, this.#aad, key) });
         value.fill(0);
       }
       if (ops.length > 0) await this.#engine.batch(ops, { ...(signal && { signal }) });
@@ -194,13 +194,8 @@ export class SecureStore implements StorageEngine {
     checkOpen(this.#closed, this.name, options);
     for await (const { key, value } of this.#engine.scan(range, options)) {
       if (this.#closed) throw closedError(this.name);
-      yield { key, value: this.#keyring.open(value, this.#context(key)) };
+      yield { key, value: this.#keyring.open(value, this.#aad, key) };
     }
-  }
-
-  /** Associated data beyond the format header: the length-prefixed namespace, then the full key. */
-  #context(key: Uint8Array): Buffer {
-    return Buffer.concat([this.#namespace, key]);
   }
 }
 

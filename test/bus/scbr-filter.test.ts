@@ -11,7 +11,12 @@ function matches(filter: string, attributes: Parameters<typeof toHeader>[0]): bo
   return evaluateFilter(parseFilter(filter).root, toHeader(attributes));
 }
 
-function refusal(filter: string): { code: string; column: number | undefined; line: number | undefined; message: string } {
+function refusal(filter: string): {
+  code: string;
+  column: number | undefined;
+  line: number | undefined;
+  message: string;
+} {
   try {
     parseFilter(filter);
   } catch (err) {
@@ -23,7 +28,9 @@ function refusal(filter: string): { code: string; column: number | undefined; li
 
 describe('unit', () => {
   it('parses comparisons of every type and records attribute types', () => {
-    const f = parseFilter('region = "north" AND demand >= 5.5 AND urgent = true AND at < @2025-06-01T12:00:00Z');
+    const f = parseFilter(
+      'region = "north" AND demand >= 5.5 AND urgent = true AND at < @2025-06-01T12:00:00Z',
+    );
     assert.deepEqual(
       [...f.attributes],
       [
@@ -143,7 +150,10 @@ describe('unit', () => {
     const r = refusal(product);
     assert.equal(r.code, 'ERR_SCBR_FILTER_LIMIT');
     assert.match(r.message, /disjunctive normal form/);
-    assert.equal(refusal(`x IN {${Array.from({ length: FILTER_LIMITS.maxSetSize + 1 }, (_, i) => i).join(',')}}`).code, 'ERR_SCBR_FILTER_LIMIT');
+    assert.equal(
+      refusal(`x IN {${Array.from({ length: FILTER_LIMITS.maxSetSize + 1 }, (_, i) => i).join(',')}}`).code,
+      'ERR_SCBR_FILTER_LIMIT',
+    );
   });
 
   it('converts to DNF without contradictions and duplicate terms', () => {
@@ -157,7 +167,13 @@ describe('unit', () => {
     assert.equal(parseTimestamp('2025-06-01'), Date.UTC(2025, 5, 1));
     assert.equal(parseTimestamp('2025-06-01T12:00:00.5+02:00'), Date.UTC(2025, 5, 1, 10, 0, 0, 500));
     assert.equal(parseTimestamp('0099-01-01'), -59042995200000);
-    for (const bad of ['2025-02-29', '2025-06-01T12:00', '2025-06-01T24:00Z', '2025-06-01T12:00:00.1234Z', '25-06-01']) {
+    for (const bad of [
+      '2025-02-29',
+      '2025-06-01T12:00',
+      '2025-06-01T24:00Z',
+      '2025-06-01T12:00:00.1234Z',
+      '25-06-01',
+    ]) {
       assert.equal(parseTimestamp(bad), null, bad);
     }
   });

@@ -85,7 +85,11 @@ describe('unit', () => {
         for (let p = 0; p < 600; p++) {
           const header = toHeader(gen.attributes());
           const expected = sorted(naive.match(header));
-          assert.deepEqual(sorted(index.match(header)), expected, `seed ${seed} ${round} publication ${p}: ${JSON.stringify([...header])}`);
+          assert.deepEqual(
+            sorted(index.match(header)),
+            expected,
+            `seed ${seed} ${round} publication ${p}: ${JSON.stringify([...header])}`,
+          );
         }
       };
       compare('full');
@@ -107,11 +111,18 @@ describe('unit', () => {
 
   it('shares equal filters between subscriptions', () => {
     const m = createIndexMatcher();
-    for (let i = 0; i < 100; i++) m.add(`s${i}`, parseFilter(i % 2 === 0 ? 'a = 1 AND b = 2' : 'b = 2 AND a = 1'));
+    for (let i = 0; i < 100; i++)
+      m.add(`s${i}`, parseFilter(i % 2 === 0 ? 'a = 1 AND b = 2' : 'b = 2 AND a = 1'));
     assert.equal(m.stats().filters, 1);
     assert.equal(m.stats().predicates, 2);
     for (let i = 0; i < 100; i++) m.remove(`s${i}`);
-    assert.deepEqual(m.stats(), { subscriptions: 0, filters: 0, conjunctions: 0, predicates: 0, checkedAlways: 0 });
+    assert.deepEqual(m.stats(), {
+      subscriptions: 0,
+      filters: 0,
+      conjunctions: 0,
+      predicates: 0,
+      checkedAlways: 0,
+    });
   });
 
   it('stabs intervals correctly through insertions, deletions and rebuilds', () => {
@@ -141,9 +152,17 @@ describe('unit', () => {
           const got: number[] = [];
           index.stab(v, (id) => got.push(id));
           const want = [...live]
-            .filter(([, s]) => (s.low === undefined || s.low < v || (s.li && s.low === v)) && (s.high === undefined || s.high > v || (s.hi && s.high === v)))
+            .filter(
+              ([, s]) =>
+                (s.low === undefined || s.low < v || (s.li && s.low === v)) &&
+                (s.high === undefined || s.high > v || (s.hi && s.high === v)),
+            )
             .map(([id]) => id);
-          assert.deepEqual(got.sort((x, y) => x - y), want.sort((x, y) => x - y), `step ${step} value ${v}`);
+          assert.deepEqual(
+            got.sort((x, y) => x - y),
+            want.sort((x, y) => x - y),
+            `step ${step} value ${v}`,
+          );
         }
       }
     }

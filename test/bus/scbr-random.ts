@@ -1,7 +1,12 @@
 // Random filters and headers for the SCBR property tests, from a seeded PRNG (replay a failure by seed).
 import { formatFilter } from '../../src/bus/scbr/filter-format.ts';
-import type { AttributeType, FilterNode, Predicate, TypedValue } from '../../src/bus/scbr/filter-types.ts';
-import type { Attributes } from '../../src/bus/scbr/filter-types.ts';
+import type {
+  Attributes,
+  AttributeType,
+  FilterNode,
+  Predicate,
+  TypedValue,
+} from '../../src/bus/scbr/filter-types.ts';
 
 const ATTRIBUTES: readonly [string, AttributeType][] = [
   ['n0', 'number'],
@@ -48,24 +53,41 @@ export class RandomFilters {
   predicate(): Predicate {
     const [attribute, type] = this.#pick(ATTRIBUTES);
     const roll = this.#int(10);
-    if (type === 'boolean') return { kind: 'compare', attribute, type, op: this.#r() < 0.7 ? '=' : '!=', value: this.value(type) };
-    if (type === 'string' && roll === 0) return { kind: 'prefix', attribute, type, prefix: this.#pick(STRINGS) };
+    if (type === 'boolean')
+      return { kind: 'compare', attribute, type, op: this.#r() < 0.7 ? '=' : '!=', value: this.value(type) };
+    if (type === 'string' && roll === 0)
+      return { kind: 'prefix', attribute, type, prefix: this.#pick(STRINGS) };
     if (roll <= 2) {
       const values = Array.from({ length: 1 + this.#int(4) }, () => this.value(type));
-      const unique = [...new Map(values.map((v) => [v.value, v])).values()].sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+      const unique = [...new Map(values.map((v) => [v.value, v])).values()].sort((a, b) =>
+        a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
+      );
       return { kind: 'in', attribute, type, values: unique };
     }
     if (roll <= 4) {
-      const [a, b] = [this.value(type), this.value(type)].sort((x, y) => (x.value < y.value ? -1 : x.value > y.value ? 1 : 0)) as [TypedValue, TypedValue];
+      const [a, b] = [this.value(type), this.value(type)].sort((x, y) =>
+        x.value < y.value ? -1 : x.value > y.value ? 1 : 0,
+      ) as [TypedValue, TypedValue];
       const same = a.value === b.value;
-      return { kind: 'range', attribute, type, low: a, high: b, lowInclusive: same || this.#r() < 0.5, highInclusive: same || this.#r() < 0.5 };
+      return {
+        kind: 'range',
+        attribute,
+        type,
+        low: a,
+        high: b,
+        lowInclusive: same || this.#r() < 0.5,
+        highInclusive: same || this.#r() < 0.5,
+      };
     }
     return { kind: 'compare', attribute, type, op: this.#pick(OPS), value: this.value(type) };
   }
 
   node(depth: number): FilterNode {
     const roll = this.#int(12);
-    if (depth <= 0 || roll < 5) return roll === 0 && this.#int(4) === 0 ? { kind: 'constant', value: this.#r() < 0.7 } : { kind: 'predicate', predicate: this.predicate() };
+    if (depth <= 0 || roll < 5)
+      return roll === 0 && this.#int(4) === 0
+        ? { kind: 'constant', value: this.#r() < 0.7 }
+        : { kind: 'predicate', predicate: this.predicate() };
     if (roll < 7) return { kind: 'not', child: this.node(depth - 1) };
     const children = Array.from({ length: 2 + this.#int(2) }, () => this.node(depth - 1));
     return { kind: roll < 10 ? 'and' : 'or', children };

@@ -10,7 +10,14 @@
  * Down frame: version 1 | kind (1) | seq (8) | ciphertext ‖ tag (16)
  * The associated data is everything before the ciphertext.
  */
-import { createCipheriv, createDecipheriv, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  timingSafeEqual,
+} from 'node:crypto';
 import { ScbrError } from './errors.ts';
 import { concatBytes, Reader } from './header-codec.ts';
 import { ReplayWindow } from './replay-window.ts';
@@ -40,8 +47,15 @@ export function gcmSeal(key: Uint8Array, seq: number, aad: Uint8Array, plaintext
 }
 
 /** Opens AES-256-GCM; throws `ERR_SCBR_DECRYPT` when the tag does not verify. */
-export function gcmOpen(key: Uint8Array, seq: number, aad: Uint8Array, sealed: Uint8Array, what: string): Uint8Array {
-  if (sealed.length < TAG) throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', `${what}: shorter than its tag`);
+export function gcmOpen(
+  key: Uint8Array,
+  seq: number,
+  aad: Uint8Array,
+  sealed: Uint8Array,
+  what: string,
+): Uint8Array {
+  if (sealed.length < TAG)
+    throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', `${what}: shorter than its tag`);
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, nonceOf(seq));
     decipher.setAAD(aad);
@@ -50,7 +64,11 @@ export function gcmOpen(key: Uint8Array, seq: number, aad: Uint8Array, sealed: U
     decipher.final();
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (cause) {
-    throw new ScbrError('ERR_SCBR_DECRYPT', `${what}: authentication failed (tampered, or sealed with another key)`, { cause });
+    throw new ScbrError(
+      'ERR_SCBR_DECRYPT',
+      `${what}: authentication failed (tampered, or sealed with another key)`,
+      { cause },
+    );
   }
 }
 
@@ -108,7 +126,8 @@ export class ClientSession {
   /** Opens a message from the router; refuses tampering (`ERR_SCBR_DECRYPT`) and replays (`ERR_SCBR_REPLAY`). */
   open(frame: Uint8Array): Opened {
     const r = new Reader(frame);
-    if (r.u8() !== ENVELOPE_VERSION) throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'router message: unknown version');
+    if (r.u8() !== ENVELOPE_VERSION)
+      throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'router message: unknown version');
     const kind = r.u8();
     const seq = r.u64();
     const plaintext = gcmOpen(this.#down, seq, frame.subarray(0, DOWN_PREFIX), r.rest(), 'router message');
@@ -169,18 +188,23 @@ export interface OpenedUp extends Opened {
 }
 
 /**
- * The router's sessions, by client ephemeral key, at most `maxSessions` (least recently used
- * forgotten first; a forgotten session is derived again on its next message, with a fresh replay
- * window, so replay refusal at the router is best effort: subscribers enforce it end to end).
+ * The router's sessions, by client ephemeral key, at most `maxSessions` (default 20,000): the least
+ * recently used session that is not pinned (a live subscriber's) is forgotten first. A forgotten
+ * publisher session is derived again on its next message with a fresh replay window, so replay
+ * refusal at the router is best effort; subscribers enforce it end to end.
  */
 export class RouterSessions {
   readonly #key: RouterKey;
   readonly #sessions = new Map<string, RouterSession>();
   readonly #max: number;
 
-  constructor(key: RouterKey, maxSessions = 10_000) {
+  readonly #pinned: (id: string) => boolean;
+
+  /** `pinned` sessions (live subscribers) are never forgotten to make room. */
+  constructor(key: RouterKey, options: { maxSessions?: number; pinned?: (id: string) => boolean } = {}) {
     this.#key = key;
-    this.#max = maxSessions;
+    this.#max = options.maxSessions ?? 20_000;
+    this.#pinned = options.pinned ?? (() => false);
   }
 
   get size(): number {
@@ -193,13 +217,18 @@ export class RouterSessions {
    */
   open(frame: Uint8Array): OpenedUp {
     const r = new Reader(frame);
-    if (r.u8() !== ENVELOPE_VERSION) throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'client message: unknown version');
+    if (r.u8() !== ENVELOPE_VERSION)
+      throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'client message: unknown version');
     const kind = r.u8();
     const keyId = r.bytes(8);
     if (!timingSafeEqual(keyId, this.#key.keyId)) {
-      throw new ScbrError('ERR_SCBR_ROUTER_KEY', 'client message sealed to another router key; fetch the current announcement', {
-        detail: { check: 'key-id' },
-      });
+      throw new ScbrError(
+        'ERR_SCBR_ROUTER_KEY',
+        'client message sealed to another router key; fetch the current announcement',
+        {
+          detail: { check: 'key-id', keyId: Buffer.from(keyId).toString('hex') },
+        },
+      );
     }
     const clientPub = r.bytes(32);
     const seq = r.u64();
@@ -210,7 +239,7 @@ export class RouterSessions {
     // Remembered (or refreshed) only once a message authenticated: forgeries cannot evict sessions.
     this.#sessions.delete(id);
     this.#sessions.set(id, session);
-    if (this.#sessions.size > this.#max) this.forget(this.#sessions.keys().next().value as string);
+    if (this.#sessions.size > this.#max) this.#evict();
     return { kind, seq, plaintext, session };
   }
 
@@ -218,6 +247,14 @@ export class RouterSessions {
   forget(id: string): void {
     this.#sessions.get(id)?.destroy();
     this.#sessions.delete(id);
+  }
+
+  #evict(): void {
+    for (const id of this.#sessions.keys()) {
+      if (this.#pinned(id)) continue;
+      this.forget(id);
+      return;
+    }
   }
 
   #derive(id: string, clientPub: Uint8Array): RouterSession {

@@ -13,6 +13,7 @@ export const SCBR_ERROR_CODES = [
   'ERR_SCBR_ROUTER_KEY', // the router's key announcement does not verify (check named in detail)
   'ERR_SCBR_GROUP_KEY', // no group key with the envelope's key id, or a group key is malformed
   'ERR_SCBR_SUBSCRIPTION', // the router refused or does not know a subscription
+  'ERR_SCBR_TOO_LARGE', // a payload is larger than the publisher's limit
   'ERR_SCBR_TIMEOUT', // the router did not answer in time
   'ERR_SCBR_CLOSED', // the router, publisher or subscriber is closed
 ] as const;

@@ -25,7 +25,16 @@ const PUNCTUATION = ['<=', '>=', '!=', '<>', '^=', '(', ')', '[', ']', '{', '}',
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const WORD = /[A-Za-z_][A-Za-z0-9_.]*/y;
 const TIMESTAMP_TEXT = /@[0-9][0-9T:.+\-Z]*/y;
-const ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 /** Splits filter text into tokens; the last one is `end`. Throws `ERR_SCBR_FILTER_SYNTAX` with a position. */
 export function tokenize(text: string): Token[] {
@@ -59,10 +68,15 @@ export function filterError(
   message: string,
 ): ScbrError {
   const position = positionAt(text, offset);
-  const where = position.line === 1 ? `column ${position.column}` : `line ${position.line}, column ${position.column}`;
-  return new ScbrError(code, `filter ${code === 'ERR_SCBR_FILTER_TYPE' ? 'type' : 'syntax'} error at ${where}: ${message}`, {
-    position,
-  });
+  const where =
+    position.line === 1 ? `column ${position.column}` : `line ${position.line}, column ${position.column}`;
+  return new ScbrError(
+    code,
+    `filter ${code === 'ERR_SCBR_FILTER_TYPE' ? 'type' : 'syntax'} error at ${where}: ${message}`,
+    {
+      position,
+    },
+  );
 }
 
 class Lexer {
@@ -90,7 +104,12 @@ class Lexer {
       this.#offset += punct.length;
       return this.#token('punct', start, punct === '<>' ? '!=' : punct, undefined);
     }
-    throw filterError('ERR_SCBR_FILTER_SYNTAX', this.#text, start, `unexpected character ${JSON.stringify(c)}`);
+    throw filterError(
+      'ERR_SCBR_FILTER_SYNTAX',
+      this.#text,
+      start,
+      `unexpected character ${JSON.stringify(c)}`,
+    );
   }
 
   #skipSpace(): void {
@@ -132,10 +151,16 @@ class Lexer {
 
   #number(start: number): Token {
     const text = this.#match(NUMBER, start);
-    if (text === null) throw filterError('ERR_SCBR_FILTER_SYNTAX', this.#text, start, 'expected a number after "-"');
+    if (text === null)
+      throw filterError('ERR_SCBR_FILTER_SYNTAX', this.#text, start, 'expected a number after "-"');
     const next = this.#text[this.#offset];
     if (next !== undefined && /[A-Za-z0-9_.]/.test(next)) {
-      throw filterError('ERR_SCBR_FILTER_SYNTAX', this.#text, start, `malformed number starting ${JSON.stringify(text)}`);
+      throw filterError(
+        'ERR_SCBR_FILTER_SYNTAX',
+        this.#text,
+        start,
+        `malformed number starting ${JSON.stringify(text)}`,
+      );
     }
     const value = Number(text);
     if (!Number.isFinite(value)) {
@@ -164,7 +189,12 @@ class Lexer {
     for (;;) {
       const c = this.#text[i];
       if (c === undefined || c === '\n') {
-        throw filterError('ERR_SCBR_FILTER_SYNTAX', this.#text, start, 'unterminated string (a string ends with ")');
+        throw filterError(
+          'ERR_SCBR_FILTER_SYNTAX',
+          this.#text,
+          start,
+          'unterminated string (a string ends with ")',
+        );
       }
       if (c === '"') break;
       if (c === '\\') {

@@ -67,11 +67,13 @@ class Parser {
   }
 
   parseFilter(): FilterNode {
-    if (this.#peek().kind === 'end') throw this.#syntax(this.#peek(), 'the filter is empty; write TRUE to match everything');
+    if (this.#peek().kind === 'end')
+      throw this.#syntax(this.#peek(), 'the filter is empty; write TRUE to match everything');
     const node = this.#or(0);
     const next = this.#peek();
     if (next.kind !== 'end') {
-      const hint = next.text === ')' ? 'a ")" without its "("' : `expected AND, OR or the end, found ${describe(next)}`;
+      const hint =
+        next.text === ')' ? 'a ")" without its "("' : `expected AND, OR or the end, found ${describe(next)}`;
       throw this.#syntax(next, hint);
     }
     return node;
@@ -110,21 +112,36 @@ class Parser {
       const node = this.#or(depth + 1);
       const close = this.#next();
       if (close.text !== ')') {
-        throw this.#syntax(close, `expected ")" to close the "(" at column ${token.position.column}, found ${describe(close)}`);
+        throw this.#syntax(
+          close,
+          `expected ")" to close the "(" at column ${token.position.column}, found ${describe(close)}`,
+        );
       }
       return node;
     }
-    if (token.keyword === 'TRUE' || token.keyword === 'FALSE') return { kind: 'constant', value: token.keyword === 'TRUE' };
+    if (token.keyword === 'TRUE' || token.keyword === 'FALSE')
+      return { kind: 'constant', value: token.keyword === 'TRUE' };
     if (token.kind === 'word' && token.keyword === undefined) return this.#predicate(token);
     if (token.kind === 'word') {
-      throw this.#syntax(token, `${token.keyword} is a reserved word, not an attribute name; expected an attribute, NOT, TRUE, FALSE or "("`);
+      throw this.#syntax(
+        token,
+        `${token.keyword} is a reserved word, not an attribute name; expected an attribute, NOT, TRUE, FALSE or "("`,
+      );
     }
-    throw this.#syntax(token, `expected an attribute name, NOT, TRUE, FALSE or "(", found ${describe(token)}`);
+    throw this.#syntax(
+      token,
+      `expected an attribute name, NOT, TRUE, FALSE or "(", found ${describe(token)}`,
+    );
   }
 
   #predicate(attr: Token): FilterNode {
     if (++this.#predicates > FILTER_LIMITS.maxPredicates) {
-      throw filterError('ERR_SCBR_FILTER_LIMIT', this.#text, attr.position.offset, `a filter has at most ${FILTER_LIMITS.maxPredicates} predicates`);
+      throw filterError(
+        'ERR_SCBR_FILTER_LIMIT',
+        this.#text,
+        attr.position.offset,
+        `a filter has at most ${FILTER_LIMITS.maxPredicates} predicates`,
+      );
     }
     const op = this.#next();
     if (op.kind === 'punct' && COMPARISONS.has(op.text)) return this.#comparison(attr, op);
@@ -151,16 +168,32 @@ class Parser {
   #comparison(attr: Token, op: Token): FilterNode {
     const [value, at] = this.#value();
     if (value.type === 'boolean' && op.text !== '=' && op.text !== '!=') {
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, op.position.offset, `booleans are compared with = and != only, not ${op.text}`);
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        op.position.offset,
+        `booleans are compared with = and != only, not ${op.text}`,
+      );
     }
     this.#use(attr, value.type, at);
-    return this.#leaf({ kind: 'compare', attribute: attr.text, type: value.type, op: op.text as ComparisonOp, value });
+    return this.#leaf({
+      kind: 'compare',
+      attribute: attr.text,
+      type: value.type,
+      op: op.text as ComparisonOp,
+      value,
+    });
   }
 
   #prefix(attr: Token): FilterNode {
     const [value, at] = this.#value();
     if (value.type !== 'string') {
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, at.position.offset, `a prefix is a "string", found a ${value.type}`);
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        at.position.offset,
+        `a prefix is a "string", found a ${value.type}`,
+      );
     }
     this.#use(attr, 'string', at);
     return this.#leaf({ kind: 'prefix', attribute: attr.text, type: 'string', prefix: value.value });
@@ -170,32 +203,50 @@ class Parser {
     if (keyword.keyword === 'BETWEEN') {
       const [low, lowAt] = this.#value();
       const and = this.#next();
-      if (and.keyword !== 'AND') throw this.#syntax(and, `expected AND between the bounds of BETWEEN, found ${describe(and)}`);
+      if (and.keyword !== 'AND')
+        throw this.#syntax(and, `expected AND between the bounds of BETWEEN, found ${describe(and)}`);
       const [high, highAt] = this.#value();
       return this.#range(attr, [low, lowAt, true], [high, highAt, true]);
     }
     const open = this.#next();
     if (open.text === '{') return this.#set(attr, open);
     if (open.text !== '[' && open.text !== '(') {
-      throw this.#syntax(open, `expected "{" (a set) or "[" / "(" (an interval) after IN, found ${describe(open)}`);
+      throw this.#syntax(
+        open,
+        `expected "{" (a set) or "[" / "(" (an interval) after IN, found ${describe(open)}`,
+      );
     }
     const [low, lowAt] = this.#value();
     const comma = this.#next();
-    if (comma.text !== ',') throw this.#syntax(comma, `expected "," between the bounds of the interval, found ${describe(comma)}`);
+    if (comma.text !== ',')
+      throw this.#syntax(comma, `expected "," between the bounds of the interval, found ${describe(comma)}`);
     const [high, highAt] = this.#value();
     const close = this.#next();
     if (close.text !== ']' && close.text !== ')') {
-      throw this.#syntax(close, `expected "]" (bound included) or ")" (bound excluded), found ${describe(close)}`);
+      throw this.#syntax(
+        close,
+        `expected "]" (bound included) or ")" (bound excluded), found ${describe(close)}`,
+      );
     }
     return this.#range(attr, [low, lowAt, open.text === '['], [high, highAt, close.text === ']']);
   }
 
   #range(attr: Token, [low, lowAt, lowIn]: Bound, [high, highAt, highIn]: Bound): FilterNode {
     if (low.type === 'boolean') {
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, lowAt.position.offset, 'booleans have no ranges; use = or !=');
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        lowAt.position.offset,
+        'booleans have no ranges; use = or !=',
+      );
     }
     if (high.type !== low.type) {
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, highAt.position.offset, `both bounds must be of one type: ${low.type} and ${high.type}`);
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        highAt.position.offset,
+        `both bounds must be of one type: ${low.type} and ${high.type}`,
+      );
     }
     const order = compareValues(low, high);
     if (order > 0 || (order === 0 && !(lowIn && highIn))) {
@@ -207,7 +258,15 @@ class Parser {
       );
     }
     this.#use(attr, low.type, lowAt);
-    return this.#leaf({ kind: 'range', attribute: attr.text, type: low.type, low, high, lowInclusive: lowIn, highInclusive: highIn });
+    return this.#leaf({
+      kind: 'range',
+      attribute: attr.text,
+      type: low.type,
+      low,
+      high,
+      lowInclusive: lowIn,
+      highInclusive: highIn,
+    });
   }
 
   #set(attr: Token, open: Token): FilterNode {
@@ -217,11 +276,21 @@ class Parser {
       const [value, at] = this.#value();
       first ??= [value, at];
       if (value.type !== first[0].type) {
-        throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, at.position.offset, `a set holds values of one type: ${first[0].type} and ${value.type}`);
+        throw filterError(
+          'ERR_SCBR_FILTER_TYPE',
+          this.#text,
+          at.position.offset,
+          `a set holds values of one type: ${first[0].type} and ${value.type}`,
+        );
       }
       values.set(value.value, value);
       if (values.size > FILTER_LIMITS.maxSetSize) {
-        throw filterError('ERR_SCBR_FILTER_LIMIT', this.#text, open.position.offset, `a set has at most ${FILTER_LIMITS.maxSetSize} values`);
+        throw filterError(
+          'ERR_SCBR_FILTER_LIMIT',
+          this.#text,
+          open.position.offset,
+          `a set has at most ${FILTER_LIMITS.maxSetSize} values`,
+        );
       }
       const sep = this.#next();
       if (sep.text === '}') break;
@@ -246,22 +315,40 @@ class Parser {
       case 'timestamp':
         return [{ type: 'timestamp', value: t.value as number }, t];
       default:
-        if (t.keyword === 'TRUE' || t.keyword === 'FALSE') return [{ type: 'boolean', value: t.keyword === 'TRUE' }, t];
-        throw this.#syntax(t, `expected a value (a number, a "string", true, false or an @timestamp), found ${describe(t)}`);
+        if (t.keyword === 'TRUE' || t.keyword === 'FALSE')
+          return [{ type: 'boolean', value: t.keyword === 'TRUE' }, t];
+        throw this.#syntax(
+          t,
+          `expected a value (a number, a "string", true, false or an @timestamp), found ${describe(t)}`,
+        );
     }
   }
 
   /** Records that `attr` is compared as `type`; refuses a second type or one the schema does not declare. */
   #use(attr: Token, type: AttributeType, valueToken: Token): void {
     const name = attr.text;
-    const declared = this.#schema === undefined ? undefined : Object.hasOwn(this.#schema, name) ? this.#schema[name] : null;
+    const declared =
+      this.#schema === undefined ? undefined : Object.hasOwn(this.#schema, name) ? this.#schema[name] : null;
     if (declared === null) {
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, attr.position.offset, `unknown attribute ${name}; the schema declares ${Object.keys(this.#schema ?? {}).join(', ') || '(none)'}`);
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        attr.position.offset,
+        `unknown attribute ${name}; the schema declares ${Object.keys(this.#schema ?? {}).join(', ') || '(none)'}`,
+      );
     }
     const known = declared ?? this.attributes.get(name);
     if (known !== undefined && known !== type) {
-      const where = declared !== undefined ? `declared as a ${declared} in the schema` : `compared as a ${known} at column ${this.#firstUse.get(name)}`;
-      throw filterError('ERR_SCBR_FILTER_TYPE', this.#text, valueToken.position.offset, `attribute ${name} is ${where}, but this value is a ${type}`);
+      const where =
+        declared !== undefined
+          ? `declared as a ${declared} in the schema`
+          : `compared as a ${known} at column ${this.#firstUse.get(name)}`;
+      throw filterError(
+        'ERR_SCBR_FILTER_TYPE',
+        this.#text,
+        valueToken.position.offset,
+        `attribute ${name} is ${where}, but this value is a ${type}`,
+      );
     }
     if (!this.attributes.has(name)) this.#firstUse.set(name, attr.position.column);
     this.attributes.set(name, type);
@@ -269,7 +356,12 @@ class Parser {
 
   #checkDepth(token: Token, depth: number): void {
     if (depth > FILTER_LIMITS.maxDepth) {
-      throw filterError('ERR_SCBR_FILTER_LIMIT', this.#text, token.position.offset, `parentheses and NOT nest at most ${FILTER_LIMITS.maxDepth} deep`);
+      throw filterError(
+        'ERR_SCBR_FILTER_LIMIT',
+        this.#text,
+        token.position.offset,
+        `parentheses and NOT nest at most ${FILTER_LIMITS.maxDepth} deep`,
+      );
     }
   }
 

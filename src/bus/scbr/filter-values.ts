@@ -5,8 +5,8 @@
 import { ScbrError } from './errors.ts';
 import {
   ATTRIBUTE_NAME,
-  type AttributeValue,
   type Attributes,
+  type AttributeValue,
   FILTER_LIMITS,
   type Header,
   RESERVED_WORDS,
@@ -16,7 +16,8 @@ import {
 // 0000-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z: what `@…` literals and toISOString() can write.
 const MIN_TIMESTAMP = -62_167_219_200_000;
 const MAX_TIMESTAMP = 253_402_300_799_999;
-const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /**
  * Milliseconds since the epoch of an ISO 8601 date or date-time, or null when it is not one.
@@ -86,7 +87,9 @@ export function formatValue(v: TypedValue): string {
 /** True when `name` can be an attribute name. */
 export function isAttributeName(name: string): boolean {
   return (
-    name.length <= FILTER_LIMITS.maxNameLength && ATTRIBUTE_NAME.test(name) && !RESERVED_WORDS.has(name.toUpperCase())
+    name.length <= FILTER_LIMITS.maxNameLength &&
+    ATTRIBUTE_NAME.test(name) &&
+    !RESERVED_WORDS.has(name.toUpperCase())
   );
 }
 
@@ -132,7 +135,9 @@ export function toHeader(attributes: Attributes | ReadonlyMap<string, AttributeV
     }
     const typed = toTypedValue(value);
     if (typeof typed === 'string') {
-      throw new ScbrError('ERR_SCBR_ATTRIBUTE_INVALID', `attribute ${name}: ${typed}`, { detail: { attribute: name } });
+      throw new ScbrError('ERR_SCBR_ATTRIBUTE_INVALID', `attribute ${name}: ${typed}`, {
+        detail: { attribute: name },
+      });
     }
     header.set(name, typed);
   }

@@ -8,7 +8,12 @@ import { ScbrError } from './errors.ts';
 import { type AttributeType, FILTER_LIMITS, type Header, type TypedValue } from './filter-types.ts';
 import { isAttributeName, isTimestampInRange } from './filter-values.ts';
 
-const TYPE_CODES: Readonly<Record<AttributeType, number>> = { number: 1, string: 2, boolean: 3, timestamp: 4 };
+const TYPE_CODES: Readonly<Record<AttributeType, number>> = {
+  number: 1,
+  string: 2,
+  boolean: 3,
+  timestamp: 4,
+};
 const TYPES: readonly (AttributeType | undefined)[] = [undefined, 'number', 'string', 'boolean', 'timestamp'];
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -42,7 +47,8 @@ function encodeValue(v: TypedValue): Uint8Array {
 export function decodeHeader(bytes: Uint8Array): Header {
   const r = new Reader(bytes);
   const count = r.u8();
-  if (count > FILTER_LIMITS.maxAttributes) throw malformed(`${count} attributes, at most ${FILTER_LIMITS.maxAttributes}`);
+  if (count > FILTER_LIMITS.maxAttributes)
+    throw malformed(`${count} attributes, at most ${FILTER_LIMITS.maxAttributes}`);
   const header = new Map<string, TypedValue>();
   for (let i = 0; i < count; i++) {
     const name = r.text(r.u8());
@@ -113,7 +119,8 @@ export class Reader {
   }
 
   #take(n: number): number {
-    if (this.offset + n > this.#bytes.length) throw malformed(`truncated at byte ${this.offset} (needs ${n} more)`);
+    if (this.offset + n > this.#bytes.length)
+      throw malformed(`truncated at byte ${this.offset} (needs ${n} more)`);
     const at = this.offset;
     this.offset += n;
     return at;

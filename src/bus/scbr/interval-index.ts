@@ -104,7 +104,11 @@ export class IntervalIndex {
     let offset = 0;
     for (let level = 0; 2 ** level <= live.length; level++) {
       const size = 2 ** level;
-      const part = (live.length & size) === 0 ? null : live.slice(offset, (offset += size));
+      let part: Entry[] | null = null;
+      if ((live.length & size) !== 0) {
+        part = live.slice(offset, offset + size);
+        offset += size;
+      }
       this.#levelEntries.push(part);
       this.#levels.push(part === null ? null : build(part));
     }
@@ -174,13 +178,15 @@ function medianEndpoint(entries: readonly Entry[]): BoundValue | undefined {
 }
 
 function byLowAscending(a: Entry, b: Entry): number {
-  if (a.low === undefined || b.low === undefined) return (a.low === undefined ? 0 : 1) - (b.low === undefined ? 0 : 1);
+  if (a.low === undefined || b.low === undefined)
+    return (a.low === undefined ? 0 : 1) - (b.low === undefined ? 0 : 1);
   if (a.low !== b.low) return a.low < b.low ? -1 : 1;
   return (a.lowInclusive ? 0 : 1) - (b.lowInclusive ? 0 : 1);
 }
 
 function byHighDescending(a: Entry, b: Entry): number {
-  if (a.high === undefined || b.high === undefined) return (a.high === undefined ? 0 : 1) - (b.high === undefined ? 0 : 1);
+  if (a.high === undefined || b.high === undefined)
+    return (a.high === undefined ? 0 : 1) - (b.high === undefined ? 0 : 1);
   if (a.high !== b.high) return a.high > b.high ? -1 : 1;
   return (a.highInclusive ? 0 : 1) - (b.highInclusive ? 0 : 1);
 }

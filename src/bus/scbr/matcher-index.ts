@@ -1,33 +1,31 @@
 /**
  * The index matcher. Filters are kept in disjunctive normal form; each AND-term (conjunction) is
- * filed under one of its positive predicates, its *access predicate*, chosen for selectivity:
- * equality or set membership (a hash map per attribute), then prefix (a map per prefix length), then
- * range (an interval-stabbing index), then `!=` (every publication carrying the attribute). A
- * publication looks up each of its attributes in these per-attribute indexes, gets the predicates it
- * satisfies, and checks only the conjunctions filed under them; their other literals are evaluated
- * once per publication (shared predicates are interned and their truth is memoized). Conjunctions
- * without a positive predicate (`NOT …`, `TRUE`) are checked for every publication. This is the
- * clustering variant of the counting algorithm (Fabret et al., SIGMOD 2001). Equal filters are
- * stored once and shared by all their subscriptions (the covering relation in its equality form).
+ * filed under one of its positive predicates, its *access predicate*: the one estimated to be the
+ * most selective (selectivity.ts: equality on an attribute with many distinct values, a narrow range,
+ * a long prefix), ties going to the smaller cluster. Access predicates live in per-attribute indexes
+ * (attribute-slot.ts): a hash map for equality and set membership, a map per prefix length, an
+ * interval-stabbing index for ranges and comparisons, a list for `!=`. A publication looks up each of
+ * its attributes, gets the predicates it satisfies, and checks only the conjunctions filed under them;
+ * their other literals are evaluated at most once per publication (predicates are interned and their
+ * truth memoized). Conjunctions without a positive predicate (`NOT …`, `TRUE`) are checked for every
+ * publication. This is the clustering variant of the counting algorithm (Fabret et al., SIGMOD 2001).
+ * Equal filters are stored once and shared by their subscriptions (covering in its equality form).
  */
-import { ExpiryQueue } from './expiry-queue.ts';
-import { evaluatePredicate, testValue } from './filter-eval.ts';
-import { dnfKey, predicateKey } from './filter-format.ts';
-import type { AttributeType, Conjunction, Dnf, Filter, Header, Predicate, TypedValue } from './filter-types.ts';
-import { type BoundValue, type IntervalSpec, IntervalIndex } from './interval-index.ts';
-import type { AddSubscriptionOptions, SubscriptionMatcher } from './matcher.ts';
 
-/** Which per-attribute index holds an access predicate, best (most selective) first. */
-type AccessKind = 'eq' | 'prefix' | 'range' | 'presence';
-const RANK: Readonly<Record<AccessKind, number>> = { eq: 0, prefix: 1, range: 2, presence: 4 };
+import { type AccessKind, AttributeSlot, accessKind } from './attribute-slot.ts';
+import { ExpiryQueue } from './expiry-queue.ts';
+import { evaluatePredicate } from './filter-eval.ts';
+import { dnfKey, predicateKey } from './filter-format.ts';
+import type { AttributeType, Conjunction, Dnf, Filter, Header, Predicate } from './filter-types.ts';
+import type { AddSubscriptionOptions, SubscriptionMatcher } from './matcher.ts';
+import { SelectivityStats } from './selectivity.ts';
 
 interface Atom {
   readonly id: number;
   readonly key: string;
   readonly predicate: Predicate;
   readonly kind: AccessKind;
-  /** Lower is more selective; one-sided ranges rank below two-sided ones. */
-  readonly rank: number;
+  readonly stats: SelectivityStats;
   refs: number;
   /** Conjunctions filed under this atom. */
   readonly cluster: Conj[];
@@ -84,8 +82,9 @@ class IndexMatcherImpl implements IndexMatcher {
   readonly #atomsByKey = new Map<string, Atom>();
   readonly #atoms: (Atom | undefined)[] = [];
   readonly #freeIds: number[] = [];
-  readonly #slots = new Map<string, Partial<Record<AttributeType, AttributeSlot>>>();
+  readonly #slots = new Map<string, Partial<Record<AttributeType, AttributeSlot<Atom>>>>();
   readonly #always = new Set<Conj>();
+  readonly #stats = new Map<string, SelectivityStats>();
   readonly #expiry = new ExpiryQueue();
   #conjunctions = 0;
   #epoch = 0;
@@ -208,10 +207,11 @@ class IndexMatcherImpl implements IndexMatcher {
   #createConj(entry: FilterEntry, conjunction: Conjunction): Conj {
     const positives: Atom[] = [];
     const negatives: Atom[] = [];
-    for (const literal of conjunction) (literal.negated ? negatives : positives).push(this.#intern(literal.predicate));
+    for (const literal of conjunction)
+      (literal.negated ? negatives : positives).push(this.#intern(literal.predicate));
     let access: Atom | null = null;
     for (const atom of positives) {
-      if (access === null || atom.rank < access.rank || (atom.rank === access.rank && atom.cluster.length < access.cluster.length)) {
+      if (access === null || better(atom, access)) {
         access = atom;
       }
     }
@@ -241,8 +241,9 @@ class IndexMatcherImpl implements IndexMatcher {
     if (atom === undefined) {
       const id = this.#freeIds.pop() ?? this.#atoms.length;
       const kind = accessKind(predicate);
-      const oneSided = predicate.kind === 'compare' && kind === 'range';
-      atom = { id, key, predicate, kind, rank: RANK[kind] + (oneSided ? 1 : 0), refs: 0, cluster: [] };
+      const stats = this.#statsOf(predicate);
+      stats.note(predicate, 1);
+      atom = { id, key, predicate, kind, stats, refs: 0, cluster: [] };
       this.#atoms[id] = atom;
       this.#atomsByKey.set(key, atom);
       this.#grow(id);
@@ -253,10 +254,22 @@ class IndexMatcherImpl implements IndexMatcher {
 
   #release(atom: Atom): void {
     if (--atom.refs > 0) return;
+    atom.stats.note(atom.predicate, -1);
+    if (atom.stats.empty) this.#stats.delete(statsKey(atom.predicate));
     this.#atomsByKey.delete(atom.key);
     this.#atoms[atom.id] = undefined;
     this.#freeIds.push(atom.id);
     this.#stamps[atom.id] = 0;
+  }
+
+  #statsOf(p: Predicate): SelectivityStats {
+    const key = statsKey(p);
+    let stats = this.#stats.get(key);
+    if (stats === undefined) {
+      stats = new SelectivityStats();
+      this.#stats.set(key, stats);
+    }
+    return stats;
   }
 
   #grow(id: number): void {
@@ -269,7 +282,7 @@ class IndexMatcherImpl implements IndexMatcher {
     this.#truths = truths;
   }
 
-  #slotOf(p: Predicate): AttributeSlot {
+  #slotOf(p: Predicate): AttributeSlot<Atom> {
     let byType = this.#slots.get(p.attribute);
     if (byType === undefined) {
       byType = {};
@@ -277,111 +290,20 @@ class IndexMatcherImpl implements IndexMatcher {
     }
     let slot = byType[p.type];
     if (slot === undefined) {
-      slot = new AttributeSlot(this.#atoms);
+      slot = new AttributeSlot<Atom>(this.#atoms);
       byType[p.type] = slot;
     }
     return slot;
   }
 }
 
-function accessKind(p: Predicate): AccessKind {
-  if (p.kind === 'in') return 'eq';
-  if (p.kind === 'prefix') return 'prefix';
-  if (p.kind === 'range') return 'range';
-  return p.op === '=' ? 'eq' : p.op === '!=' ? 'presence' : 'range';
+function statsKey(p: Predicate): string {
+  return `${p.type}:${p.attribute}`;
 }
 
-/** The interval a range predicate (or an ordering comparison) accepts. */
-function intervalOf(p: Predicate): IntervalSpec {
-  if (p.kind === 'range') {
-    return { low: p.low.value as BoundValue, lowInclusive: p.lowInclusive, high: p.high.value as BoundValue, highInclusive: p.highInclusive };
-  }
-  if (p.kind !== 'compare') throw new TypeError(`not a range predicate: ${p.kind}`);
-  const v = p.value.value as BoundValue;
-  const below = p.op === '<' || p.op === '<=';
-  const inclusive = p.op === '<=' || p.op === '>=';
-  return below
-    ? { low: undefined, lowInclusive: false, high: v, highInclusive: inclusive }
-    : { low: v, lowInclusive: inclusive, high: undefined, highInclusive: false };
-}
-
-/** The access predicates on one attribute of one type. */
-class AttributeSlot {
-  readonly #atoms: readonly (Atom | undefined)[];
-  readonly #eq = new Map<TypedValue['value'], Atom[]>();
-  readonly #prefixes = new Map<string, Atom[]>();
-  readonly #prefixLengths = new Map<number, number>();
-  #sortedLengths: number[] | null = [];
-  readonly #ranges = new IntervalIndex();
-  readonly #presence: Atom[] = [];
-
-  constructor(atoms: readonly (Atom | undefined)[]) {
-    this.#atoms = atoms;
-  }
-
-  insert(atom: Atom): void {
-    const p = atom.predicate;
-    if (atom.kind === 'eq') {
-      for (const v of p.kind === 'in' ? p.values : [(p as { value: TypedValue }).value]) push(this.#eq, v.value, atom);
-    } else if (atom.kind === 'prefix') {
-      const prefix = (p as { prefix: string }).prefix;
-      push(this.#prefixes, prefix, atom);
-      this.#prefixLengths.set(prefix.length, (this.#prefixLengths.get(prefix.length) ?? 0) + 1);
-      this.#sortedLengths = null;
-    } else if (atom.kind === 'range') {
-      this.#ranges.add(atom.id, intervalOf(p));
-    } else {
-      this.#presence.push(atom);
-    }
-  }
-
-  remove(atom: Atom): void {
-    const p = atom.predicate;
-    if (atom.kind === 'eq') {
-      for (const v of p.kind === 'in' ? p.values : [(p as { value: TypedValue }).value]) pull(this.#eq, v.value, atom);
-    } else if (atom.kind === 'prefix') {
-      const prefix = (p as { prefix: string }).prefix;
-      pull(this.#prefixes, prefix, atom);
-      const n = (this.#prefixLengths.get(prefix.length) ?? 1) - 1;
-      if (n === 0) this.#prefixLengths.delete(prefix.length);
-      else this.#prefixLengths.set(prefix.length, n);
-      this.#sortedLengths = null;
-    } else if (atom.kind === 'range') {
-      this.#ranges.delete(atom.id);
-    } else {
-      this.#presence.splice(this.#presence.indexOf(atom), 1);
-    }
-  }
-
-  /** Calls `hit` with every access atom on this attribute that `value` satisfies. */
-  satisfied(value: TypedValue['value'], hit: (atom: Atom) => void): void {
-    const eq = this.#eq.get(value);
-    if (eq !== undefined) for (const atom of eq) hit(atom);
-    if (this.#prefixes.size > 0 && typeof value === 'string') this.#prefixHits(value, hit);
-    if (this.#ranges.size > 0) this.#ranges.stab(value as BoundValue, (id) => hit(this.#atoms[id] as Atom));
-    for (const atom of this.#presence) if (testValue(atom.predicate, value)) hit(atom);
-  }
-
-  #prefixHits(value: string, hit: (atom: Atom) => void): void {
-    this.#sortedLengths ??= [...this.#prefixLengths.keys()].sort((a, b) => a - b);
-    for (const length of this.#sortedLengths) {
-      if (length > value.length) return;
-      const atoms = this.#prefixes.get(value.slice(0, length));
-      if (atoms !== undefined) for (const atom of atoms) hit(atom);
-    }
-  }
-}
-
-function push<K>(map: Map<K, Atom[]>, key: K, atom: Atom): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [atom]);
-  else list.push(atom);
-}
-
-function pull<K>(map: Map<K, Atom[]>, key: K, atom: Atom): void {
-  const list = map.get(key);
-  if (list === undefined) return;
-  const i = list.indexOf(atom);
-  if (i >= 0) list.splice(i, 1);
-  if (list.length === 0) map.delete(key);
+/** Whether `a` is a better access predicate than `b`: more selective, or as selective with a smaller cluster. */
+function better(a: Atom, b: Atom): boolean {
+  const ea = a.stats.estimate(a.predicate);
+  const eb = b.stats.estimate(b.predicate);
+  return ea < eb || (ea === eb && a.cluster.length < b.cluster.length);
 }

@@ -13,10 +13,10 @@
  * header (2-byte length, then header-codec) followed by the body.
  */
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { ENVELOPE_VERSION, gcmOpen, gcmSeal } from './envelope.ts';
 import { ScbrError } from './errors.ts';
 import type { Header } from './filter-types.ts';
 import { concatBytes, decodeHeader, encodeHeader, Reader } from './header-codec.ts';
-import { ENVELOPE_VERSION, gcmOpen, gcmSeal } from './envelope.ts';
 import { DEFAULT_REPLAY_WINDOW, ReplayWindow } from './replay-window.ts';
 
 const INFO = Buffer.from('securecloud-scbr-payload-v1');
@@ -32,14 +32,24 @@ export class GroupKey {
 
   private constructor(key: Buffer) {
     this.#key = key;
-    this.keyId = new Uint8Array(createHash('sha256').update('securecloud-scbr-key-id-v1\0').update(key).digest().subarray(0, 8));
+    this.keyId = new Uint8Array(
+      createHash('sha256').update('securecloud-scbr-key-id-v1\0').update(key).digest().subarray(0, 8),
+    );
   }
 
   /** From 32 raw bytes or 64 hex characters (`service.secret('busGroupKey').hex`). */
   static from(key: Uint8Array | string): GroupKey {
-    const bytes = typeof key === 'string' && /^[0-9a-fA-F]{64}$/.test(key) ? Buffer.from(key, 'hex') : typeof key === 'string' ? null : Buffer.from(key);
+    const bytes =
+      typeof key === 'string' && /^[0-9a-fA-F]{64}$/.test(key)
+        ? Buffer.from(key, 'hex')
+        : typeof key === 'string'
+          ? null
+          : Buffer.from(key);
     if (bytes === null || bytes.length !== 32) {
-      throw new ScbrError('ERR_SCBR_GROUP_KEY', 'a group key is 32 bytes (a symmetric-key secret with bits: 256; pass its hex field)');
+      throw new ScbrError(
+        'ERR_SCBR_GROUP_KEY',
+        'a group key is 32 bytes (a symmetric-key secret with bits: 256; pass its hex field)',
+      );
     }
     return new GroupKey(bytes);
   }
@@ -81,7 +91,12 @@ export class PayloadSealer {
     prefix.set(this.#keyId, 1);
     prefix.set(this.publisherId, 9);
     new DataView(prefix.buffer).setBigUint64(25, BigInt(seq));
-    const sealed = gcmSeal(this.#key, seq, aadOf(this.#channel, prefix), concatBytes([length, encoded, body]));
+    const sealed = gcmSeal(
+      this.#key,
+      seq,
+      aadOf(this.#channel, prefix),
+      concatBytes([length, encoded, body]),
+    );
     return concatBytes([prefix, sealed]);
   }
 
@@ -100,7 +115,8 @@ export interface PayloadPrefix {
 /** Parses the clear prefix of a payload frame. */
 export function readPayloadPrefix(frame: Uint8Array): PayloadPrefix {
   const r = new Reader(frame);
-  if (r.u8() !== ENVELOPE_VERSION) throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'payload: unknown version');
+  if (r.u8() !== ENVELOPE_VERSION)
+    throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', 'payload: unknown version');
   return { keyId: r.bytes(8), publisherId: r.bytes(16), seq: r.u64() };
 }
 
@@ -141,13 +157,23 @@ export class PayloadOpener {
     const id = `${keyHex}/${publisher}`;
     const state = this.#publishers.get(id) ?? this.#derive(keyHex, publisherId);
     const prefix = frame.subarray(0, PAYLOAD_PREFIX);
-    const plain = gcmOpen(state.key, seq, aadOf(this.#options.channel, prefix), frame.subarray(PAYLOAD_PREFIX), 'payload');
+    const plain = gcmOpen(
+      state.key,
+      seq,
+      aadOf(this.#options.channel, prefix),
+      frame.subarray(PAYLOAD_PREFIX),
+      'payload',
+    );
     this.#remember(id, state);
     const verdict = state.window.check(seq);
     if (verdict !== 'fresh') {
-      throw new ScbrError('ERR_SCBR_REPLAY', `payload from publisher ${publisher.slice(0, 8)}… seq ${seq}: ${verdict}`, {
-        detail: { verdict, publisher, seq },
-      });
+      throw new ScbrError(
+        'ERR_SCBR_REPLAY',
+        `payload from publisher ${publisher.slice(0, 8)}… seq ${seq}: ${verdict}`,
+        {
+          detail: { verdict, publisher, seq },
+        },
+      );
     }
     const r = new Reader(plain);
     const header = decodeHeader(r.bytes(r.u16()));
@@ -157,9 +183,13 @@ export class PayloadOpener {
   #derive(keyHex: string, publisherId: Uint8Array): PublisherState {
     const groupKey = this.#keys.get(keyHex);
     if (groupKey === undefined) {
-      throw new ScbrError('ERR_SCBR_GROUP_KEY', `payload sealed with group key ${keyHex}, which this subscriber does not hold`, {
-        detail: { keyId: keyHex },
-      });
+      throw new ScbrError(
+        'ERR_SCBR_GROUP_KEY',
+        `payload sealed with group key ${keyHex}, which this subscriber does not hold`,
+        {
+          detail: { keyId: keyHex },
+        },
+      );
     }
     return { key: groupKey.publisherKey(publisherId), window: new ReplayWindow(this.#options.replayWindow) };
   }

@@ -67,8 +67,15 @@ export function rawX25519(key: KeyObject): Uint8Array {
 
 /** A key object for a raw 32-byte X25519 public key. */
 export function x25519PublicKey(raw: Uint8Array): KeyObject {
-  if (raw.length !== 32) throw new ScbrError('ERR_SCBR_ENVELOPE_MALFORMED', `X25519 public keys are 32 bytes, found ${raw.length}`);
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  if (raw.length !== 32)
+    throw new ScbrError(
+      'ERR_SCBR_ENVELOPE_MALFORMED',
+      `X25519 public keys are 32 bytes, found ${raw.length}`,
+    );
+  return createPublicKey({
+    key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(raw).toString('base64url') },
+    format: 'jwk',
+  });
 }
 
 /** The router's X25519 key pair. The private key is a `#private` field and never leaves the object. */
@@ -90,11 +97,16 @@ export class RouterKey {
 
   /** X25519 with a client's ephemeral public key. Throws `ERR_SCBR_DECRYPT` for a degenerate key. */
   sharedSecret(peerPublicKey: Uint8Array): Uint8Array {
-    if (this.#privateKey === undefined) throw new ScbrError('ERR_SCBR_CLOSED', 'the router key was destroyed');
+    if (this.#privateKey === undefined)
+      throw new ScbrError('ERR_SCBR_CLOSED', 'the router key was destroyed');
     try {
       return diffieHellman({ privateKey: this.#privateKey, publicKey: x25519PublicKey(peerPublicKey) });
     } catch (cause) {
-      throw new ScbrError('ERR_SCBR_DECRYPT', 'key agreement with the client key failed (invalid or low-order key)', { cause });
+      throw new ScbrError(
+        'ERR_SCBR_DECRYPT',
+        'key agreement with the client key failed (invalid or low-order key)',
+        { cause },
+      );
     }
   }
 
@@ -145,18 +157,40 @@ export function verifyRouterAnnouncement(bytes: Uint8Array, options: VerifyRoute
   const data = Buffer.concat([CONTEXT, Buffer.from(wire.body)]);
   const body = parseBody(wire.body);
   const identity = serviceIdentityOf(cert);
-  if (identity === null || identity.service !== expected || body.service !== expected || identity.instanceId !== body.instanceId) {
-    throw refuse('certificate-identity', `the announcement must come from service ${expected}; its certificate names ${identity === null ? 'no service' : `${identity.service}/${identity.instanceId}`}`);
+  if (
+    identity === null ||
+    identity.service !== expected ||
+    body.service !== expected ||
+    identity.instanceId !== body.instanceId
+  ) {
+    throw refuse(
+      'certificate-identity',
+      `the announcement must come from service ${expected}; its certificate names ${identity === null ? 'no service' : `${identity.service}/${identity.instanceId}`}`,
+    );
   }
   let ok = false;
   try {
-    ok = verify(cert.publicKey.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, cert.publicKey, Buffer.from(wire.signature, 'base64url'));
+    ok = verify(
+      cert.publicKey.asymmetricKeyType === 'ed25519' ? null : 'sha256',
+      data,
+      cert.publicKey,
+      Buffer.from(wire.signature, 'base64url'),
+    );
   } catch {
     ok = false;
   }
-  if (!ok) throw refuse('signature', 'the announcement signature does not verify with the router certificate key');
-  if (body.issuedAt > now + CLOCK_SKEW_MS) throw refuse('not-yet-valid', `the announcement is issued in the future (${new Date(body.issuedAt).toISOString()})`);
-  if (body.expiresAt <= now) throw refuse('expired', `the announcement expired at ${new Date(body.expiresAt).toISOString()}; fetch a new one`);
+  if (!ok)
+    throw refuse('signature', 'the announcement signature does not verify with the router certificate key');
+  if (body.issuedAt > now + CLOCK_SKEW_MS)
+    throw refuse(
+      'not-yet-valid',
+      `the announcement is issued in the future (${new Date(body.issuedAt).toISOString()})`,
+    );
+  if (body.expiresAt <= now)
+    throw refuse(
+      'expired',
+      `the announcement expired at ${new Date(body.expiresAt).toISOString()}; fetch a new one`,
+    );
   const publicKey = new Uint8Array(Buffer.from(body.publicKey, 'base64url'));
   if (publicKey.length !== 32) throw refuse('format', 'the announced key is not 32 bytes');
   return { ...body, publicKey, keyId: routerKeyId(publicKey) };
@@ -172,7 +206,8 @@ interface Body {
 }
 
 function parseWire(bytes: Uint8Array): { body: string; certificate: string; signature: string } {
-  if (bytes.length > MAX_ANNOUNCEMENT_BYTES) throw refuse('format', `the announcement is larger than ${MAX_ANNOUNCEMENT_BYTES} bytes`);
+  if (bytes.length > MAX_ANNOUNCEMENT_BYTES)
+    throw refuse('format', `the announcement is larger than ${MAX_ANNOUNCEMENT_BYTES} bytes`);
   let wire: unknown;
   try {
     wire = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -201,7 +236,11 @@ function parseBody(text: string): Body {
     Number.isSafeInteger(b.issuedAt) &&
     Number.isSafeInteger(b.expiresAt) &&
     typeof b.simulation === 'boolean';
-  if (!ok) throw refuse('format', 'the announcement body lacks version 1, service, instanceId, publicKey, issuedAt, expiresAt or simulation');
+  if (!ok)
+    throw refuse(
+      'format',
+      'the announcement body lacks version 1, service, instanceId, publicKey, issuedAt, expiresAt or simulation',
+    );
   return b as unknown as Body;
 }
 
@@ -218,11 +257,16 @@ function checkCertificate(pem: string, rootPem: string, now: number): X509Certif
     throw refuse('certificate-chain', 'the router certificate is not issued by the pinned CAS root');
   }
   if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now) {
-    throw refuse('certificate-validity', `the router certificate is valid from ${cert.validFrom} to ${cert.validTo}`);
+    throw refuse(
+      'certificate-validity',
+      `the router certificate is valid from ${cert.validFrom} to ${cert.validTo}`,
+    );
   }
   return cert;
 }
 
 function refuse(check: string, message: string): ScbrError {
-  return new ScbrError('ERR_SCBR_ROUTER_KEY', `router key announcement refused (${check}): ${message}`, { detail: { check } });
+  return new ScbrError('ERR_SCBR_ROUTER_KEY', `router key announcement refused (${check}): ${message}`, {
+    detail: { check },
+  });
 }

@@ -7,8 +7,15 @@
  * HEARTBEAT and BYE up, REPLY down. Request bodies are JSON with a request number `n` that the REPLY
  * echoes.
  */
-import { ScbrError } from './errors.ts';
+
 import { ENVELOPE_VERSION } from './envelope.ts';
+import { ScbrError } from './errors.ts';
+
+/** Default channel names: publishers and subscribers are admitted separately. */
+export const SCBR_CHANNELS = { publish: 'scbr.publish', subscribe: 'scbr.subscribe' } as const;
+
+/** The name payloads are bound to by default (in their associated data): one per group key and router. */
+export const DEFAULT_SCBR_SPACE = 'scbr';
 
 /** Message kinds (second byte of every frame). */
 export const KIND = {
@@ -66,7 +73,13 @@ export function readJson(bytes: Uint8Array, what: string): Record<string, unknow
 
 /** A client request, validated. */
 export type ScbrRequest =
-  | { readonly kind: 'subscribe'; readonly n: number; readonly id: string; readonly filter: string; readonly ttlMs?: number }
+  | {
+      readonly kind: 'subscribe';
+      readonly n: number;
+      readonly id: string;
+      readonly filter: string;
+      readonly ttlMs?: number;
+    }
   | { readonly kind: 'unsubscribe'; readonly n: number; readonly id: string }
   | { readonly kind: 'heartbeat'; readonly n: number }
   | { readonly kind: 'bye'; readonly n: number };
@@ -80,7 +93,10 @@ export function readRequest(kind: number, body: Uint8Array): ScbrRequest {
     case KIND.subscribe: {
       const id = subscriptionId(o.id);
       if (typeof o.filter !== 'string') throw bad('filter must be a string');
-      if (o.ttlMs !== undefined && (!Number.isSafeInteger(o.ttlMs) || (o.ttlMs as number) < 1 || (o.ttlMs as number) > MAX_TTL_MS)) {
+      if (
+        o.ttlMs !== undefined &&
+        (!Number.isSafeInteger(o.ttlMs) || (o.ttlMs as number) < 1 || (o.ttlMs as number) > MAX_TTL_MS)
+      ) {
         throw bad(`ttlMs must be an integer 1..${MAX_TTL_MS}`);
       }
       const base = { kind: 'subscribe' as const, n: n as number, id, filter: o.filter };
@@ -98,7 +114,8 @@ export function readRequest(kind: number, body: Uint8Array): ScbrRequest {
 }
 
 function subscriptionId(value: unknown): string {
-  if (typeof value !== 'string' || !SUBSCRIPTION_ID.test(value)) throw bad('id must be 1-64 characters of A-Za-z0-9_-');
+  if (typeof value !== 'string' || !SUBSCRIPTION_ID.test(value))
+    throw bad('id must be 1-64 characters of A-Za-z0-9_-');
   return value;
 }
 
@@ -111,7 +128,12 @@ export interface ScbrReply {
   readonly n: number;
   readonly ok: boolean;
   /** When `ok` is false. */
-  readonly error?: { readonly code: string; readonly message: string; readonly line?: number; readonly column?: number };
+  readonly error?: {
+    readonly code: string;
+    readonly message: string;
+    readonly line?: number;
+    readonly column?: number;
+  };
   /** Heartbeat answers: subscriptions the router holds for this client. */
   readonly subscriptions?: number;
 }
