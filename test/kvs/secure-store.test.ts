@@ -255,9 +255,10 @@ describe('secure store associated data', () => {
   it('round-trips keys of every length class up to the limit, growing its buffer as needed', async () => {
     const { store, raw } = setup();
     const lengths = [1, 2, 31, 32, 33, 255, 256, 1000, 1978];
-    for (const n of lengths) await store.put(new Uint8Array(n).fill(n & 0xff), b(`value-${n}`));
+    for (const n of lengths) await store.put(new Uint8Array(n).fill(n & 0xff), text(`value-${n}`));
     for (const n of [...lengths].reverse()) {
-      assert.equal(text(await store.get(new Uint8Array(n).fill(n & 0xff))), `value-${n}`);
+      const got = await store.get(new Uint8Array(n).fill(n & 0xff));
+      assert.equal(got && Buffer.from(got).toString(), `value-${n}`);
     }
     // A value moved between two keys of different lengths still fails: the key is in the AAD.
     const moved = await raw.get(new Uint8Array(1000).fill(1000 & 0xff));
