@@ -33,7 +33,9 @@ export interface SocketHost {
   /** Configures CURVE server options and registers the channel's peer role; returns the unregister function. */
   prepareBind(core: SocketCore): Promise<() => void>;
   /** Checks the server key against the directory and configures the CURVE client options. */
-  prepareConnect(core: SocketCore, options: ConnectOptions): Promise<void>;
+  prepareConnect(core: SocketCore, endpoint: string, options: ConnectOptions): Promise<void>;
+  /** The socket no longer wants `endpoint` (stop retrying it). */
+  disconnected(core: SocketCore, endpoint: string): void;
   /** Counts pending operations (the transport keeps the process alive while any is pending). */
   busy<T>(work: Promise<T>): Promise<T>;
   /** Forgets a closed socket. */
@@ -53,7 +55,8 @@ export class SocketCore {
   #sendChain: Promise<unknown> = Promise.resolve();
   #pendingReceive: Promise<Uint8Array[]> | undefined;
   #receiving = false;
-  readonly #closedSignal = new AbortController();
+  /** Rejecters of the operations in flight, called on close (one Set, not a listener per operation). */
+  readonly #inFlight = new Set<(err: BusError) => void>();
 
   constructor(kind: BusSocketKind, options: BusSocketOptions, native: NativeSocket, host: SocketHost) {
     assertChannelName(options.channel);
@@ -69,9 +72,18 @@ export class SocketCore {
     return this.#closed;
   }
 
-  /** Aborts when the socket closes. */
-  get closedSignal(): AbortSignal {
-    return this.#closedSignal.signal;
+  /** Settles with `work`, or rejects when `signal` aborts (ERR_BUS_ABORTED) or the socket closes. */
+  #guard<T>(work: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+    if (signal?.aborted) return Promise.reject(aborted(operation));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(aborted(operation));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#inFlight.add(reject);
+      work.then(resolve, reject).finally(() => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#inFlight.delete(reject);
+      });
+    });
   }
 
   async bind(endpoint: string): Promise<string> {
@@ -95,7 +107,7 @@ export class SocketCore {
     this.#assertOpen();
     if (this.#mode === 'bind') throw new TypeError('a bus socket either binds or connects, not both');
     this.#mode = 'connect';
-    await this.#host.prepareConnect(this, options);
+    await this.#host.prepareConnect(this, endpoint, options);
     this.#assertOpen();
     try {
       this.native.connect(endpoint);
@@ -109,6 +121,7 @@ export class SocketCore {
 
   disconnect(endpoint: string): void {
     this.#assertOpen();
+    this.#host.disconnected(this, endpoint);
     try {
       this.native.disconnect(endpoint);
     } catch (err) {
@@ -137,7 +150,7 @@ export class SocketCore {
     };
     const result = this.#sendChain.then(run, run);
     this.#sendChain = result.catch(() => {});
-    return this.#host.busy(raceAbort(result, signal, this.closedSignal, 'send'));
+    return this.#host.busy(this.#guard(result, signal, 'send'));
   }
 
   /**
@@ -154,12 +167,7 @@ export class SocketCore {
       for (;;) {
         try {
           const frames = await this.#host.busy(
-            raceAbort(
-              Promise.race([this.#nativeReceive(), timeout.promise]),
-              options.signal,
-              this.closedSignal,
-              'receive',
-            ),
+            this.#guard(Promise.race([this.#nativeReceive(), timeout.promise]), options.signal, 'receive'),
           );
           this.#pendingReceive = undefined;
           return frames;
@@ -211,7 +219,8 @@ export class SocketCore {
       }),
     ]);
     clearTimeout(timer);
-    this.#closedSignal.abort();
+    const closing = new BusError('ERR_BUS_CLOSED', `the bus socket on channel "${this.channel}" closed`);
+    for (const reject of this.#inFlight) reject(closing);
     this.#unregister?.();
     this.native.close();
     this.#host.forget(this);
@@ -278,24 +287,4 @@ export function withTimeout(
     timer = setTimeout(() => reject(timedOut(operation, timeoutMs, channel)), timeoutMs);
   });
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Settles with `work`, or rejects when `signal` aborts (ERR_BUS_ABORTED) or the socket closes. */
-export function raceAbort<T>(
-  work: Promise<T>,
-  signal: AbortSignal | undefined,
-  closed: AbortSignal,
-  operation: string,
-): Promise<T> {
-  if (signal?.aborted) return Promise.reject(aborted(operation));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(aborted(operation));
-    const onClose = () => reject(new BusError('ERR_BUS_CLOSED', `the bus socket closed during ${operation}`));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    closed.addEventListener('abort', onClose, { once: true });
-    work.then(resolve, reject).finally(() => {
-      signal?.removeEventListener('abort', onAbort);
-      closed.removeEventListener('abort', onClose);
-    });
-  });
 }

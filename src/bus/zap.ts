@@ -186,7 +186,11 @@ export function startZapHandler(options: ZapHandlerOptions): ZapHandler {
         }
         return;
       }
-      void handle(frames);
+      handle(frames).catch((err) => {
+        options.logger?.log('error', 'bus ZAP request failed', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      });
     }
   };
   return { done: loop() };

@@ -8,6 +8,7 @@
 import * as zmq from 'zeromq';
 import type { MetricsRegistry } from '../platform/index.ts';
 import { admit, ChannelRegistry, peerRoleOf } from './channel-policy.ts';
+import { ClientConnections } from './client-connections.ts';
 import { isCurveKey } from './curve-keys.ts';
 import { BusError } from './errors.ts';
 import type { NativeSocket, SocketHost } from './socket-core.ts';
@@ -52,6 +53,12 @@ export interface ZmqTransportOptions {
   readonly reconnectIntervalMaxMs?: number;
   /** Deadline of a connection's security handshake (default 10000 ms). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * libzmq does not reconnect after the server's ZAP handler refused the handshake; our connecting
+   * sockets do, after this delay (default 1000 ms), doubling up to `refusedRetryMaxMs` (30000 ms).
+   */
+  readonly refusedRetryMs?: number;
+  readonly refusedRetryMaxMs?: number;
 }
 
 type AnyNative = zmq.Socket & NativeSocket;
@@ -74,8 +81,9 @@ class ZmqTransport implements Transport, SocketHost {
   readonly #context = new zmq.Context();
   readonly #registry = new ChannelRegistry();
   readonly #sockets = new Set<SocketCore>();
-  /** The server key each connecting socket was last configured with (libzmq's getter refuses to read it). */
-  readonly #serverKeys = new WeakMap<SocketCore, string>();
+  /** The CURVE client state of each connecting socket. */
+  readonly #clients = new WeakMap<SocketCore, ClientConnections>();
+  readonly #retryMs: { first: number; max: number };
   readonly #zapSocket: zmq.Router;
   readonly #zapReady: Promise<void>;
   readonly #zapDone: Promise<void>;
@@ -85,6 +93,7 @@ class ZmqTransport implements Transport, SocketHost {
 
   constructor(options: ZmqTransportOptions) {
     this.#options = options;
+    this.#retryMs = { first: options.refusedRetryMs ?? 1000, max: options.refusedRetryMaxMs ?? 30_000 };
     this.#zapSocket = new zmq.Router({ context: this.#context, linger: 0 });
     this.#zapReady = this.#zapSocket.bind(ZAP_ENDPOINT);
     this.#zapReady.catch(() => {});
@@ -187,7 +196,7 @@ class ZmqTransport implements Transport, SocketHost {
     return this.#registry.register(core.channel, core.kind);
   }
 
-  async prepareConnect(core: SocketCore, options: ConnectOptions): Promise<void> {
+  async prepareConnect(core: SocketCore, endpoint: string, options: ConnectOptions): Promise<void> {
     const native = core.native as AnyNative;
     const security = core.options.security;
     if (security.mechanism !== 'curve') return;
@@ -203,19 +212,22 @@ class ZmqTransport implements Transport, SocketHost {
         { detail: { channel: core.channel, reason: admission.reason, serverKey } },
       );
     }
-    const pinned = this.#serverKeys.get(core);
-    if (pinned === undefined) {
+    const client = this.#clients.get(core);
+    if (client === undefined) {
       security.identity.useSecretKey((secretKey) => {
         native.curveSecretKey = secretKey;
       });
       native.curvePublicKey = security.identity.publicKey;
       native.curveServerKey = serverKey;
-    } else if (pinned !== serverKey) {
-      setQuietly(() => {
-        native.curveServerKey = serverKey;
-      });
+      this.#clients.set(core, new ClientConnections(serverKey, this.#retryMs));
+    } else {
+      client.pin(native, serverKey);
     }
-    this.#serverKeys.set(core, serverKey);
+    this.#clients.get(core)!.endpoints.set(endpoint, serverKey);
+  }
+
+  disconnected(core: SocketCore, endpoint: string): void {
+    this.#clients.get(core)?.forget(endpoint);
   }
 
   busy<T>(work: Promise<T>): Promise<T> {
@@ -225,6 +237,7 @@ class ZmqTransport implements Transport, SocketHost {
 
   forget(core: SocketCore): void {
     this.#sockets.delete(core);
+    this.#clients.get(core)?.stop();
   }
 
   #base(o: BusSocketOptions, direction: 'in' | 'out' | 'both' = 'both') {
@@ -257,7 +270,8 @@ class ZmqTransport implements Transport, SocketHost {
   #core(kind: BusSocketKind, o: BusSocketOptions, native: zmq.Socket): SocketCore {
     const core = new SocketCore(kind, o, native as AnyNative, this);
     this.#sockets.add(core);
-    if (o.onEvent || this.#options.logger || this.#handshakeFailures) this.#observe(core, native);
+    // Connecting CURVE sockets always need events: they retry after a refused handshake.
+    this.#observe(core, native);
     return core;
   }
 
@@ -274,7 +288,10 @@ class ZmqTransport implements Transport, SocketHost {
     events.on('accept', (e) => emit({ type: 'accepted', endpoint: e.address }));
     events.on('connect', (e) => emit({ type: 'connected', endpoint: e.address }));
     events.on('disconnect', (e) => emit({ type: 'disconnected', endpoint: e.address }));
-    events.on('handshake', (e) => emit({ type: 'handshake', endpoint: e.address }));
+    events.on('handshake', (e) => {
+      this.#clients.get(core)?.succeeded(e.address);
+      emit({ type: 'handshake', endpoint: e.address });
+    });
     const failed = (endpoint: string, reason: string) => {
       this.#handshakeFailures?.inc({ channel: core.channel, kind: core.kind });
       this.#options.logger?.log('warn', 'bus handshake failed', {
@@ -285,26 +302,12 @@ class ZmqTransport implements Transport, SocketHost {
       });
       emit({ type: 'handshake-failed', endpoint, reason });
     };
-    events.on('handshake:error:auth', (e) =>
-      failed(e.address, `refused by the peer (ZAP ${e.error.status})`),
-    );
+    events.on('handshake:error:auth', (e) => {
+      failed(e.address, `refused by the peer (ZAP ${e.error.status})`);
+      if (!core.closed) this.#clients.get(core)?.retry(native as AnyNative, e.address);
+    });
     events.on('handshake:error:protocol', (e) => failed(e.address, e.error.code));
     events.on('handshake:error:other', (e) => failed(e.address, e.error.message));
-  }
-}
-
-/**
- * zeromq.js warns ("will not take effect until next connect/bind") when an option is set on a socket
- * that already has endpoints; for the CURVE server key that is exactly the intent (it applies to the
- * next connect), so the warning is muted for this one synchronous assignment.
- */
-function setQuietly(assign: () => void): void {
-  const original = process.emitWarning;
-  process.emitWarning = (() => {}) as typeof process.emitWarning;
-  try {
-    assign();
-  } finally {
-    process.emitWarning = original;
   }
 }
 

@@ -4,6 +4,7 @@ import { registerCasCommands } from './cas-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { type CliIo, CommandFailure, EXIT, processIo, UsageError } from './io.ts';
 import { registerRunCommand } from './run-command.ts';
+import { registerSqlCommands } from './sql-command.ts';
 import { registerTeeCommands } from './tee-command.ts';
 
 /** Holds the exit code chosen by the action that ran. */
@@ -25,6 +26,7 @@ export function createProgram(run: CliRun): Command {
   registerCasCommands(program, run);
   registerDemoCommand(program, run);
   registerRunCommand(program, run);
+  registerSqlCommands(program, run);
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -15,6 +15,7 @@ import type { Env, RowIdSource } from './plan-types.ts';
 import type { StatementPlan } from './planner.ts';
 import { Session } from './session.ts';
 import { toSqlError } from './sql-errors.ts';
+import type { TableDesc } from './table-info.ts';
 import { TxnManager, withoutPrefix } from './txn.ts';
 
 /** Options of {@link openDatabase}. */
@@ -130,6 +131,11 @@ export class Database {
   /** How many parses and plans this database did so far (a copy). */
   stats(): DatabaseStats {
     return { ...this.#stats };
+  }
+
+  /** The committed tables' descriptors (read-only; for catalog views such as the pg wire server's). */
+  tables(): readonly TableDesc[] {
+    return this.#catalog.tables().map((t) => t.desc);
   }
 
   /** The engine this database stores into. */

@@ -23,7 +23,10 @@ import {
 /** What the contract needs from an implementation. */
 export interface TransportUnderTest {
   readonly name: string;
-  /** A transport over `directory` that reports ZAP decisions to `onDecision`; `allowNull` for attackers. */
+  /**
+   * A transport over `directory` that reports ZAP decisions to `onDecision`; `allowNull` for
+   * attackers. Refused handshakes should be retried quickly (tens of ms) to keep the suite fast.
+   */
   make(
     directory: StaticKeyDirectory,
     onDecision: (d: ZapDecision) => void,
@@ -244,6 +247,22 @@ export function transportContract(impl: TransportUnderTest): void {
       await Promise.all([pub.close(), sub.close()]);
     });
 
+    it('retries a refused handshake and gets in once the directory lists the key', async () => {
+      const pub = server.createPublisher({ channel: 'readings', security: curve(mdc) });
+      const at = await pub.bind(impl.endpoint);
+      const late = identity('billing');
+      const sub = client.createSubscriber({ channel: 'readings', security: curve(late) });
+      await sub.connect(at, { serverKey: mdc.publicKey });
+      sub.subscribe();
+      const refused = await decisions.next((d) => d.publicKey === late.publicKey);
+      assert.equal(refused.reason, 'key-unknown');
+      directory.add('readings', entry(late, ['subscriber']));
+      await decisions.next((d) => d.publicKey === late.publicKey && d.admitted);
+      assert.deepEqual(strings(await firstDelivery(pub, sub, frames('finally'))), ['finally']);
+      directory.remove('readings', late.publicKey);
+      await Promise.all([pub.close(), sub.close()]);
+    });
+
     it('drops for a subscriber that stops reading instead of queueing without bound', async () => {
       const pub = server.createPublisher({
         channel: 'readings',
@@ -344,6 +363,27 @@ export function transportContract(impl: TransportUnderTest): void {
       })();
       await pull.close();
       assert.equal(await ending, 'ended');
+    });
+
+    it('keeps concurrent sends in order', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(w.message);
+      process.on('warning', onWarning);
+      const pull = server.createPull({ channel: 'readings', security: curve(billing) });
+      const push = client.createPush({ channel: 'readings', security: curve(mdc) });
+      const at = await pull.bind(impl.endpoint);
+      await push.connect(at, { serverKey: billing.publicKey });
+      const sends = Array.from({ length: 200 }, (_, i) => push.send(frames(String(i))));
+      const got: string[] = [];
+      for await (const m of pull) if (got.push(strings(m)[0]!) === 200) break;
+      await Promise.all(sends);
+      assert.deepEqual(
+        got,
+        Array.from({ length: 200 }, (_, i) => String(i)),
+      );
+      process.off('warning', onWarning);
+      assert.deepEqual(warnings, []);
+      await Promise.all([pull.close(), push.close()]);
     });
 
     it('aborts a receive without losing the message it was waiting for', async () => {

@@ -10,5 +10,6 @@ transportContract({
       keyDirectory: directory,
       onZapDecision: onDecision,
       allowNullMechanism: options.allowNull ?? false,
+      refusedRetryMs: 20,
     }),
 });

@@ -14,7 +14,10 @@ describe('docs/cas.md', () => {
     const certs = [makeUser('operator'), makeUser('regulator')].map((u) => yamlBlock(u.certificatePem, 6));
     let i = 0;
     const filled = block
-      .replace(/ {6}-----BEGIN CERTIFICATE-----\n[\s\S]*?-----END CERTIFICATE-----\n/g, () => `${certs[i++]}\n`)
+      .replace(
+        / {6}-----BEGIN CERTIFICATE-----\n[\s\S]*?-----END CERTIFICATE-----\n/g,
+        () => `${certs[i++]}\n`,
+      )
       .replace(/"<[^>]+>"/g, `"${'ab'.repeat(32)}"`);
     assert.equal(i, 2);
     const policy = parsePolicy(filled);
