@@ -94,3 +94,5 @@ export {
   zapReplyFrames,
 } from './zap.ts';
 export { createZmqTransport, type ZmqTransportOptions } from './zmq-adapter.ts';
+// Secure Content-Based Routing: filters, matching index, the encrypted router and its clients.
+export * from './scbr/index.ts';

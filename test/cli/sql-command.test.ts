@@ -104,9 +104,7 @@ describe('integration: securecloud sql exec, shell and import against a running 
     );
   });
 
-  it('puts the caret under the error position over the PostgreSQL protocol too', {
-    todo: 'the pg listener sends P one too far: characterPosition() takes the 1-based SourcePos.offset as 0-based',
-  }, async () => {
+  it('puts the caret under the error position over the PostgreSQL protocol too', async () => {
     const r = await exec(pgUrl, 'SELECT nope FROM meter');
     assert.equal(
       r.err,
