@@ -46,6 +46,8 @@ export {
   readAdmittedKey,
   type StaticKeyDirectory,
 } from './key-directory.ts';
+// Secure Content-Based Routing: filters, matching index, the encrypted router and its clients.
+export * from './scbr/index.ts';
 export {
   type AdmittedKey,
   BUS_DEFAULTS,
@@ -94,5 +96,3 @@ export {
   zapReplyFrames,
 } from './zap.ts';
 export { createZmqTransport, type ZmqTransportOptions } from './zmq-adapter.ts';
-// Secure Content-Based Routing: filters, matching index, the encrypted router and its clients.
-export * from './scbr/index.ts';
