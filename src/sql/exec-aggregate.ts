@@ -3,7 +3,7 @@ import { checkInt8 } from './cast.ts';
 import { Decimal } from './decimal.ts';
 import {
   type Compiled,
-  checkSignal,
+  cooperate,
   counted,
   type Env,
   type OutputColumn,
@@ -185,7 +185,7 @@ export class AggregateNode implements PlanNode {
           g.accs[i]!.add(v);
         }
       }
-      checkSignal(env);
+      await cooperate(env);
     }
     if (groups.size === 0 && keys.length === 0) groups.set(0, this.#newGroup([]));
     let out: Row[] = [];

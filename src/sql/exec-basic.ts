@@ -2,7 +2,7 @@
 import { SqlError } from './errors.ts';
 import {
   type Compiled,
-  checkSignal,
+  cooperate,
   counted,
   type Env,
   type OutputColumn,
@@ -127,7 +127,7 @@ export class SortNode extends Unary {
     const all: Row[] = [];
     for await (const batch of this.child.run(env)) {
       for (const row of batch) all.push(row);
-      checkSignal(env);
+      await cooperate(env);
     }
     const keys = this.#keys;
     all.sort((a, b) => {

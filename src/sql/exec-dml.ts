@@ -1,7 +1,7 @@
 /** Execution of INSERT (with ON CONFLICT), UPDATE and DELETE, with RETURNING. */
 import { SqlError } from './errors.ts';
 import { ValuesNode } from './exec-basic.ts';
-import { type Compiled, checkSignal, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
+import { type Compiled, cooperate, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
 import type { KeyLayout, TableInfo } from './table-info.ts';
 import { TableWriter, uniqueViolation } from './table-writer.ts';
 import { keyString } from './txn.ts';
@@ -165,7 +165,7 @@ export class InsertNode extends DmlNode {
     let n = 0;
     for await (const batch of await this.#sourceRows(env)) {
       for (const values of batch) {
-        if ((++n & 255) === 0) checkSignal(env);
+        if ((++n & 255) === 0) await cooperate(env);
         const row = await this.#buildRow(values, env);
         writer.checkNotNull(row);
         const key = this.table.primaryKey(row);

@@ -1,7 +1,7 @@
 /** Join operators: merge join (inputs ordered on the keys), hash join, nested loop. INNER and LEFT. */
 import {
   type Compiled,
-  checkSignal,
+  cooperate,
   counted,
   type Env,
   type OutputColumn,
@@ -85,8 +85,11 @@ abstract class JoinNode implements PlanNode {
   ): AsyncIterable<Row[]> {
     for await (const batch of this.left.run(env)) {
       const out: Row[] = [];
-      for (const l of batch) await this.emit(l, await match(l), env, out);
-      checkSignal(env);
+      for (const l of batch) {
+        await this.emit(l, await match(l), env, out);
+        // One left row can join with a whole input: check the time slice per row, not per batch.
+        await cooperate(env);
+      }
       if (out.length > 0) yield out;
     }
   }

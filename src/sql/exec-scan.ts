@@ -5,7 +5,7 @@ import { type KeyRange, keyRanges, pointKeyNow } from './key-ranges.ts';
 import type { AccessPath } from './plan-access.ts';
 import {
   type Compiled,
-  checkSignal,
+  cooperate,
   counted,
   type Env,
   type OutputColumn,
@@ -118,7 +118,7 @@ export class TableScanNode implements PlanNode {
       batch.push(row);
       if (++produced >= limit) break;
       if (batch.length >= size) {
-        checkSignal(env);
+        await cooperate(env);
         yield batch;
         batch = [];
         size = Math.min(size * 2, MAX_BATCH);

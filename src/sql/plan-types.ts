@@ -19,6 +19,8 @@ export interface Env {
   readonly now: bigint;
   /** Allocates hidden row ids for tables without a primary key. */
   readonly rowIds: RowIdSource;
+  /** When the statement last let the event loop run (`performance.now()`); see {@link cooperate}. */
+  readonly pace: { last: number };
   /** Rows produced per plan node, when EXPLAIN ANALYZE counts them. */
   readonly counts?: Map<PlanNode, number> | undefined;
 }
@@ -77,6 +79,22 @@ export async function evaluate(c: Compiled, row: Row, env: Env): Promise<Value> 
 /** Throws 57014 when the statement was cancelled. */
 export function checkSignal(env: Env): void {
   if (env.signal?.aborted) throwCancelled();
+}
+
+/** How long a statement may hold the thread before it lets other connections' work run. */
+export const STATEMENT_SLICE_MS = 10;
+
+/**
+ * Checks for cancellation and, once the statement has held the thread for
+ * {@link STATEMENT_SLICE_MS}, yields to the event loop: a CPU-bound query (a huge join over an
+ * in-memory or cached engine) must not stall other connections or its own cancel request.
+ */
+export async function cooperate(env: Env): Promise<void> {
+  checkSignal(env);
+  if (performance.now() - env.pace.last < STATEMENT_SLICE_MS) return;
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  env.pace.last = performance.now();
+  checkSignal(env);
 }
 
 export function throwCancelled(): never {

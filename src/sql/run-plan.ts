@@ -61,6 +61,7 @@ export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<
       return now;
     },
     rowIds: ctx.rowIds,
+    pace: { last: performance.now() },
     counts,
   };
 }
