@@ -12,6 +12,7 @@ import {
   type SubscriptionMatcher,
   toHeader,
 } from '../src/bus/scbr/index.ts';
+import { prng } from '../test/support/prng.ts';
 
 const arg = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -20,18 +21,6 @@ const arg = (name: string) => {
 const seconds = Number(arg('--seconds')) || 1;
 const sizes = (arg('--sizes') ?? '1000,10000,100000').split(',').map(Number);
 const seed = Number(arg('--seed')) || 42;
-
-/** mulberry32 (the same as test/support/prng.ts). */
-function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const METERS = 100_000;
 const REGIONS = 20;

@@ -1,6 +1,6 @@
 import type { BinaryOperator, CaseWhen, Expr, FunctionCall, Query, SourcePos } from './ast.ts';
 import { isSqlError } from './errors.ts';
-import { RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS } from './keywords.ts';
+import { RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS, VALUE_FUNCTIONS } from './keywords.ts';
 import type { Token } from './lexer.ts';
 import { TYPE_START_WORDS, TypeParser } from './type-parser.ts';
 
@@ -43,21 +43,6 @@ const BINARY_OPS: Readonly<Record<string, readonly [BinaryOperator, number]>> = 
 
 /** Operators PostgreSQL has (regex, JSON, bit, geometric…) that CascaDB refuses by name. */
 const OTHER_OPS = new Set(['~', '!~', '~~', '@>', '<@', '&', '|', '#', '<<', '>>', '->', '?', '@', '!', '`']);
-
-/** Functions written without parentheses (SQL value functions). */
-const VALUE_FUNCTIONS = new Set([
-  'current_timestamp',
-  'current_date',
-  'current_time',
-  'localtime',
-  'localtimestamp',
-  'current_user',
-  'session_user',
-  'current_role',
-  'current_catalog',
-  'current_schema',
-  'user',
-]);
 
 const MIN_INT64 = -(2n ** 63n);
 const MAX_INT64 = 2n ** 63n - 1n;

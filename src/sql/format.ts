@@ -12,22 +12,7 @@ import type {
   TypeName,
 } from './ast.ts';
 import { PREC } from './expression-parser.ts';
-import { quoteFunctionName, quoteIdentifier } from './keywords.ts';
-
-/** SQL value functions, printed without parentheses (`CURRENT_TIMESTAMP`). */
-const VALUE_FUNCTIONS = new Set([
-  'current_timestamp',
-  'current_date',
-  'current_time',
-  'localtime',
-  'localtimestamp',
-  'current_user',
-  'session_user',
-  'current_role',
-  'current_catalog',
-  'current_schema',
-  'user',
-]);
+import { quoteFunctionName, quoteIdentifier, VALUE_FUNCTIONS } from './keywords.ts';
 
 const BINARY_PREC: Readonly<Record<string, number>> = {
   OR: PREC.OR,

@@ -183,3 +183,18 @@ export function quoteFunctionName(name: string): string {
     /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED_KEYWORDS.has(name) && !SPECIAL_FUNCTION_WORDS.has(name);
   return plain ? name : `"${name.replaceAll('"', '""')}"`;
 }
+
+/** SQL value functions: written and printed without parentheses (`CURRENT_TIMESTAMP`). */
+export const VALUE_FUNCTIONS: ReadonlySet<string> = new Set([
+  'current_timestamp',
+  'current_date',
+  'current_time',
+  'localtime',
+  'localtimestamp',
+  'current_user',
+  'session_user',
+  'current_role',
+  'current_catalog',
+  'current_schema',
+  'user',
+]);
