@@ -1,0 +1,72 @@
+import { fieldError } from './errors.ts';
+
+/** A float32 field of a response: its name and the closed range a sane meter reports. */
+export interface FloatField<K extends string> {
+  readonly name: K;
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Writes each field as float32 little-endian from `offset`; out-of-range values are a TypeError. */
+export function writeFloats<K extends string>(
+  view: DataView,
+  offset: number,
+  fields: readonly FloatField<K>[],
+  values: Readonly<Record<K, number>>,
+): number {
+  let at = offset;
+  for (const f of fields) {
+    const v = values[f.name];
+    if (typeof v !== 'number' || !(v >= f.min && v <= f.max)) {
+      throw new TypeError(`${f.name} must be a number in [${f.min}, ${f.max}], got ${v}`);
+    }
+    view.setFloat32(at, v, true);
+    at += 4;
+  }
+  return at;
+}
+
+/** Reads float32 little-endian fields; NaN, infinities and out-of-range values are `ERR_BLOCK_FIELD`. */
+export function readFloats<K extends string>(
+  view: DataView,
+  offset: number,
+  fields: readonly FloatField<K>[],
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  let at = offset;
+  for (const f of fields) {
+    const v = view.getFloat32(at, true);
+    if (!(v >= f.min && v <= f.max))
+      throw fieldError(f.name, String(v), `a finite number in [${f.min}, ${f.max}]`);
+    out[f.name] = v;
+    at += 4;
+  }
+  return out;
+}
+
+/** Reads an unsigned 64-bit little-endian integer that must fit a JS safe integer. */
+export function readSafeU64(view: DataView, offset: number, field: string): number {
+  const v = view.getBigUint64(offset, true);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw fieldError(field, v.toString(), `at most 2^53-1`);
+  return Number(v);
+}
+
+/** Writes a non-negative safe integer as unsigned 64-bit little-endian (TypeError otherwise). */
+export function writeSafeU64(view: DataView, offset: number, value: number, field: string): void {
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new TypeError(`${field} must be a non-negative safe integer`);
+  view.setBigUint64(offset, BigInt(value), true);
+}
+
+/** Refuses non-zero bytes in `bytes[start, end)` (reserved areas must be zero, so encodings are canonical). */
+export function assertZero(bytes: Uint8Array, start: number, end: number, field: string): void {
+  for (let i = start; i < end; i++) {
+    const b = bytes[i] ?? 0;
+    if (b !== 0) throw fieldError(field, `byte ${i} = ${b}`, 'zero (reserved)');
+  }
+}
+
+/** A DataView over exactly `bytes`. */
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,196 @@
+import { type KeyObject, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { decodeResponseFrame } from './block.ts';
+import { MeteringError } from './errors.ts';
+import {
+  buildAccept,
+  deriveSessionKeys,
+  parseFinish,
+  parseHello,
+  verifyFinish,
+  verifyHello,
+} from './handshake.ts';
+import { mdcKeyId, x25519FromSeed } from './keys.ts';
+import {
+  DEFAULT_SESSION_LIMITS,
+  parseDataHeader,
+  SecureSession,
+  type SessionLimits,
+} from './secure-session.ts';
+import { SessionSet } from './session-set.ts';
+import { malformed } from './wire.ts';
+
+/** Options of {@link MdcEndpoint}. */
+export interface MdcEndpointOptions {
+  /** The MDC's Ed25519 private key (its public key is in every meter). */
+  readonly privateKey: KeyObject;
+  /** The registry: a meter's Ed25519 public key, or undefined when the meter is not provisioned. */
+  readonly meterPublicKey: (meterId: string) => KeyObject | undefined;
+  readonly limits?: Partial<SessionLimits>;
+  /** Hellos whose time is further than this from the MDC clock are refused (default 10 min). */
+  readonly maxClockSkewMs?: number;
+  readonly now?: () => number;
+  /** Randomness (default `crypto.randomBytes`); injected only to reproduce test vectors. */
+  readonly randomBytes?: (size: number) => Uint8Array;
+}
+
+/** What {@link MdcEndpoint.open} returns: who sent it, under which session and counter, and the checked block. */
+export interface OpenedEnvelope {
+  readonly meterId: string;
+  readonly sessionId: string;
+  readonly counter: number;
+  /** The 258-byte response block (length and CRC checked, meter serial = meter id). */
+  readonly block: Uint8Array;
+}
+
+interface MeterState {
+  readonly sessions: SessionSet;
+  lastHelloTime: number;
+  pending:
+    | { hello: Uint8Array; accept: Uint8Array; sessionId: string; keys: { up: Buffer; down: Buffer } }
+    | undefined;
+}
+
+/**
+ * The MDC's end of the secure envelope: many meter sessions keyed by meter id, each with its own
+ * counters and replay window.
+ */
+export class MdcEndpoint {
+  readonly #privateKey: KeyObject;
+  readonly #keyId: Buffer;
+  readonly #lookup: (meterId: string) => KeyObject | undefined;
+  readonly #limits: SessionLimits;
+  readonly #skew: number;
+  readonly #now: () => number;
+  readonly #random: (size: number) => Uint8Array;
+  readonly #meters = new Map<string, MeterState>();
+
+  constructor(o: MdcEndpointOptions) {
+    this.#privateKey = o.privateKey;
+    this.#keyId = mdcKeyId(o.privateKey);
+    this.#lookup = o.meterPublicKey;
+    this.#limits = { ...DEFAULT_SESSION_LIMITS, ...o.limits };
+    this.#skew = o.maxClockSkewMs ?? 10 * 60_000;
+    this.#now = o.now ?? Date.now;
+    this.#random = o.randomBytes ?? nodeRandomBytes;
+  }
+
+  /** Meters with an established session. */
+  get sessionCount(): number {
+    let n = 0;
+    for (const m of this.#meters.values()) if (m.sessions.current) n++;
+    return n;
+  }
+
+  /** Answers a hello with a signed accept after checking MDC key id, meter key, signature and time. */
+  acceptHello(hello: Uint8Array): Uint8Array {
+    const h = parseHello(hello);
+    if (!h.mdcKeyId.equals(this.#keyId)) {
+      refuse('ERR_MDC_KEY', 'hello-mdc-key', h.mdcKeyId.toString('hex'), this.#keyId.toString('hex'));
+    }
+    const meterKey = this.#meterKey(h.meterId);
+    if (!verifyHello(hello, meterKey))
+      refuse('ERR_METER_SIGNATURE', 'hello-signature', 'invalid', 'meter Ed25519');
+    const now = this.#now();
+    if (Math.abs(h.time - now) > this.#skew) {
+      refuse('ERR_HANDSHAKE_STALE', 'hello-time', String(h.time), `within ${this.#skew} ms of ${now}`);
+    }
+    const state = this.#state(h.meterId);
+    if (h.time <= state.lastHelloTime) {
+      refuse('ERR_HANDSHAKE_REPLAYED', 'hello-time', String(h.time), `> ${state.lastHelloTime}`);
+    }
+    const ephemeral = x25519FromSeed(this.#random(32));
+    const sessionId = Buffer.from(this.#random(8));
+    const accept = buildAccept({ hello, meterId: h.meterId, sessionId, mdcKey: this.#privateKey, ephemeral });
+    let keys: { up: Buffer; down: Buffer };
+    try {
+      keys = deriveSessionKeys(ephemeral, h.ephemeral, hello, accept);
+    } catch {
+      return malformed('hello-ephemeral', 'a low-order X25519 point', 'a valid X25519 public key');
+    }
+    state.lastHelloTime = h.time;
+    state.pending = { hello: Buffer.from(hello), accept, sessionId: sessionId.toString('hex'), keys };
+    return accept;
+  }
+
+  /** Checks a finish (meter signature over the transcript) and installs the session. */
+  acceptFinish(finish: Uint8Array): { meterId: string; sessionId: string } {
+    const f = parseFinish(finish);
+    const state = this.#meters.get(f.meterId);
+    const pending = state?.pending;
+    const sessionId = f.sessionId.toString('hex');
+    if (state === undefined || pending === undefined || pending.sessionId !== sessionId) {
+      return refuse(
+        'ERR_SESSION_UNKNOWN',
+        'finish-session',
+        sessionId,
+        pending?.sessionId ?? 'no pending handshake',
+      );
+    }
+    if (!verifyFinish(pending.hello, pending.accept, finish, this.#meterKey(f.meterId))) {
+      refuse('ERR_METER_SIGNATURE', 'finish-signature', 'invalid', 'meter Ed25519 over hello ‖ accept');
+    }
+    state.sessions.install(
+      new SecureSession({
+        meterId: f.meterId,
+        sessionId,
+        establishedAt: this.#now(),
+        keys: pending.keys,
+        side: 'mdc',
+        limits: this.#limits,
+      }),
+    );
+    state.pending = undefined;
+    return { meterId: f.meterId, sessionId };
+  }
+
+  /** Opens a meter's envelope: session, age, replay window, tag, then the block's length, CRC and serial. */
+  open(envelope: Uint8Array): OpenedEnvelope {
+    const header = parseDataHeader(envelope, 'dataUp');
+    const state = this.#meters.get(header.meterId);
+    if (state === undefined) return refuse('ERR_SESSION_UNKNOWN', 'session', header.sessionId, 'none');
+    const block = state.sessions.find(header.sessionId, header.meterId).open(envelope, header, this.#now());
+    const frame = decodeResponseFrame(block);
+    if (frame.meterSerial !== header.meterId) {
+      refuse('ERR_METER_MISMATCH', 'block-meter-serial', frame.meterSerial, header.meterId);
+    }
+    return { meterId: header.meterId, sessionId: header.sessionId, counter: header.counter, block };
+  }
+
+  /** Seals a 66-byte command block (e.g. an acknowledgment or a 0x52 request) for a meter. */
+  seal(meterId: string, commandBlock: Uint8Array): Uint8Array {
+    if (commandBlock.length !== 66) throw new TypeError('the MDC seals 66-byte command blocks');
+    const session = this.#meters.get(meterId)?.sessions.current;
+    if (session === undefined)
+      return refuse('ERR_SESSION_UNKNOWN', 'session', meterId, 'an established session');
+    return session.seal(commandBlock);
+  }
+
+  /** Destroys every session key. */
+  close(): void {
+    for (const m of this.#meters.values()) m.sessions.destroy();
+    this.#meters.clear();
+  }
+
+  #meterKey(meterId: string): KeyObject {
+    const key = this.#lookup(meterId);
+    if (key === undefined) return refuse('ERR_METER_UNKNOWN', 'meter-key', meterId, 'a provisioned meter');
+    return key;
+  }
+
+  #state(meterId: string): MeterState {
+    let state = this.#meters.get(meterId);
+    if (state === undefined) {
+      state = { sessions: new SessionSet(), lastHelloTime: 0, pending: undefined };
+      this.#meters.set(meterId, state);
+    }
+    return state;
+  }
+}
+
+function refuse(code: MeteringError['code'], check: string, value: string, expected: string): never {
+  throw new MeteringError(code, `${check} refused: found ${value}, expected ${expected}`, {
+    check,
+    value,
+    expected,
+  });
+}

@@ -1,0 +1,186 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { CounterWindow } from './counter-window.ts';
+import { MeteringError } from './errors.ts';
+import { checkMessage, DATA_HEADER_LENGTH, malformed, TAG_LENGTH, writeMessageHead } from './wire.ts';
+
+/** When sessions end. The meter renews at these limits; the MDC refuses past them. */
+export interface SessionLimits {
+  /** Messages per direction before renewal (default 100,000; MDC refuses counters above). */
+  readonly maxMessages: number;
+  /** Meter renews a session this long after it was established (default 24 h). */
+  readonly renewAfterMs: number;
+  /**
+   * The MDC accepts a session's envelopes this long after it was established (default 72 h), so
+   * that envelopes held by an aggregator's store-and-forward queue during an outage still open.
+   */
+  readonly acceptForMs: number;
+  /** Anti-replay window, counters (default 64). */
+  readonly window: number;
+}
+
+/** Defaults of {@link SessionLimits}. */
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxMessages: 100_000,
+  renewAfterMs: 24 * 3600_000,
+  acceptForMs: 72 * 3600_000,
+  window: 64,
+};
+
+/** Direction prefixes of the 12-byte GCM nonce: prefix (4) ‖ counter (8, BE). */
+const NONCE_PREFIX = { dataUp: 0x75700000, dataDown: 0x646e0000 } as const; // 'up\0\0', 'dn\0\0'
+type Direction = keyof typeof NONCE_PREFIX;
+
+/** A parsed data envelope header. */
+export interface DataHeader {
+  readonly direction: Direction;
+  readonly meterId: string;
+  readonly sessionId: string;
+  readonly counter: number;
+}
+
+/** Parses the header of a data envelope (`ERR_ENVELOPE_MALFORMED` on bad structure or counter 0). */
+export function parseDataHeader(bytes: Uint8Array, direction: Direction): DataHeader {
+  const meterId = checkMessage(bytes, direction);
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const counter = b.readBigUInt64BE(14);
+  if (counter === 0n) malformed('counter', '0', '>= 1');
+  const capped = counter > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(counter);
+  return { direction, meterId, sessionId: b.subarray(6, 14).toString('hex'), counter: capped };
+}
+
+/**
+ * One established session, one side. Holds both direction keys in private fields; seals with one
+ * direction and opens the other. AES-256-GCM, nonce = direction prefix ‖ counter, AAD = header.
+ */
+export class SecureSession {
+  readonly meterId: string;
+  readonly sessionId: string;
+  readonly establishedAt: number;
+  readonly #limits: SessionLimits;
+  readonly #sendDirection: Direction;
+  readonly #sendKey: Buffer;
+  readonly #receiveKey: Buffer;
+  readonly #window: CounterWindow;
+  #sent = 0;
+
+  constructor(o: {
+    meterId: string;
+    sessionId: string;
+    establishedAt: number;
+    keys: { up: Buffer; down: Buffer };
+    side: 'meter' | 'mdc';
+    limits: SessionLimits;
+  }) {
+    this.meterId = o.meterId;
+    this.sessionId = o.sessionId;
+    this.establishedAt = o.establishedAt;
+    this.#limits = o.limits;
+    this.#sendDirection = o.side === 'meter' ? 'dataUp' : 'dataDown';
+    this.#sendKey = Buffer.from(o.side === 'meter' ? o.keys.up : o.keys.down);
+    this.#receiveKey = Buffer.from(o.side === 'meter' ? o.keys.down : o.keys.up);
+    this.#window = new CounterWindow(o.limits.window);
+    o.keys.up.fill(0);
+    o.keys.down.fill(0);
+  }
+
+  /** Messages sealed so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** True when the sender should renew (message count or age reached). */
+  needsRenewal(now: number): boolean {
+    return this.#sent >= this.#limits.maxMessages || now - this.establishedAt >= this.#limits.renewAfterMs;
+  }
+
+  /** Seals `plaintext` into a data envelope with the next counter. */
+  seal(plaintext: Uint8Array): Uint8Array {
+    if (this.#sent >= this.#limits.maxMessages)
+      this.#expired('messages', this.#sent + 1, this.#limits.maxMessages);
+    this.#sent += 1;
+    const out = Buffer.alloc(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
+    writeMessageHead(out, this.#sendDirection, this.meterId);
+    out.write(this.sessionId, 6, 'hex');
+    out.writeBigUInt64BE(BigInt(this.#sent), 14);
+    const cipher = createCipheriv('aes-256-gcm', this.#sendKey, nonce(this.#sendDirection, this.#sent));
+    cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    body.copy(out, DATA_HEADER_LENGTH);
+    cipher.getAuthTag().copy(out, DATA_HEADER_LENGTH + plaintext.length);
+    return out;
+  }
+
+  /**
+   * Opens a data envelope whose header was parsed by {@link parseDataHeader}: checks age, replay
+   * window, tag and counter limit, in that order, and records the counter only once authenticated.
+   */
+  open(bytes: Uint8Array, header: DataHeader, now: number): Uint8Array {
+    if (now - this.establishedAt > this.#limits.acceptForMs) {
+      this.#expired('age-ms', now - this.establishedAt, this.#limits.acceptForMs);
+    }
+    const verdict = this.#window.check(header.counter);
+    if (verdict !== 'fresh') this.#refuseCounter(verdict, header.counter);
+    const plaintext = this.#decrypt(bytes, header);
+    if (header.counter > this.#limits.maxMessages)
+      this.#expired('messages', header.counter, this.#limits.maxMessages);
+    this.#window.commit(header.counter);
+    return plaintext;
+  }
+
+  /** Zeroes the keys. */
+  destroy(): void {
+    this.#sendKey.fill(0);
+    this.#receiveKey.fill(0);
+  }
+
+  #decrypt(bytes: Uint8Array, header: DataHeader): Uint8Array {
+    const end = bytes.length - TAG_LENGTH;
+    try {
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        this.#receiveKey,
+        nonce(header.direction, header.counter),
+      );
+      decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
+      decipher.setAuthTag(bytes.subarray(end));
+      return new Uint8Array(
+        Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]),
+      );
+    } catch (cause) {
+      throw new MeteringError(
+        'ERR_ENVELOPE_TAMPERED',
+        `envelope ${header.counter} of session ${header.sessionId} does not authenticate`,
+        { check: 'aead-tag', value: 'mismatch', expected: 'AES-256-GCM tag of header and ciphertext' },
+        cause,
+      );
+    }
+  }
+
+  #refuseCounter(verdict: 'replayed' | 'reordered', counter: number): never {
+    const code = verdict === 'replayed' ? 'ERR_ENVELOPE_REPLAYED' : 'ERR_ENVELOPE_REORDERED';
+    const expected =
+      verdict === 'replayed'
+        ? 'a counter not yet accepted'
+        : `a counter above ${this.#window.highest - this.#limits.window} (window ${this.#limits.window})`;
+    throw new MeteringError(code, `envelope counter ${counter} is ${verdict}: expected ${expected}`, {
+      check: 'counter',
+      value: String(counter),
+      expected,
+    });
+  }
+
+  #expired(check: string, value: number, limit: number): never {
+    throw new MeteringError(
+      'ERR_SESSION_EXPIRED',
+      `session ${this.sessionId} is past its ${check} limit (${value} > ${limit}): run a new handshake`,
+      { check: `session-${check}`, value: String(value), expected: `<= ${limit}` },
+    );
+  }
+}
+
+function nonce(direction: Direction, counter: number): Buffer {
+  const n = Buffer.alloc(12);
+  n.writeUInt32BE(NONCE_PREFIX[direction], 0);
+  n.writeBigUInt64BE(BigInt(counter), 4);
+  return n;
+}
