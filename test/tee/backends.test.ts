@@ -9,6 +9,7 @@ import { createGramineBackend } from '../../src/tee/gramine/gramine-backend.ts';
 import { createSimBackend } from '../../src/tee/sim/sim-backend.ts';
 import { createSimVerifier } from '../../src/tee/sim/sim-verifier.ts';
 import { createTsmBackend } from '../../src/tee/tsm/tsm-backend.ts';
+import { inspectEvidence, verifyEvidence } from '../../src/tee/verify.ts';
 import { type BackendUnderTest, rejectsWithCode, runBackendContract } from './backend-contract.ts';
 import { createFakeGramineTree, createFakeTsmTree } from './fake-tee-devices.ts';
 
@@ -32,24 +33,22 @@ async function simUnderTest(): Promise<BackendUnderTest> {
   };
 }
 
-/** Inspect-level parse of hardware evidence: format markers and the report-data field. */
-function assertHardwareEvidence(
+/**
+ * Hardware evidence from the fake trees, checked by the real verifiers: it parses as the platform's
+ * evidence and carries exactly the report data. The fakes patch the report data into a real quote
+ * or report without re-signing it, so the verifier must also refuse it as not genuine.
+ */
+async function assertHardwareEvidence(
   kind: 'sgx' | 'tdx' | 'sev-snp',
   evidence: Uint8Array,
   reportData: Uint8Array,
-): void {
-  const buf = Buffer.from(evidence);
-  const layout = {
-    sgx: { version: 3, teeType: 0, offset: 368 },
-    tdx: { version: 4, teeType: 0x81, offset: 568 },
-    'sev-snp': { version: 2, teeType: null, offset: 0x50 },
-  }[kind];
-  if (layout.teeType === null) assert.ok(buf.readUInt32LE(0) >= layout.version);
-  else {
-    assert.equal(buf.readUInt16LE(0), layout.version);
-    assert.equal(buf.readUInt32LE(4), layout.teeType);
-  }
-  assert.deepEqual(buf.subarray(layout.offset, layout.offset + 64), Buffer.from(reportData));
+): Promise<void> {
+  const parsed = inspectEvidence(evidence);
+  assert.equal(parsed.platform, kind);
+  assert.equal(parsed.reportData, Buffer.from(reportData).toString('hex'));
+  const result = await verifyEvidence(evidence, { at: new Date('2025-06-20T00:00:00Z') });
+  assert.equal(result.genuine, false, 'a patched, unsigned report must not verify');
+  assert.equal(result.accepted, false);
 }
 
 async function gramineUnderTest(): Promise<BackendUnderTest> {
