@@ -1,6 +1,7 @@
 import { decodeBcd, encodeBcd } from './bcd.ts';
 import { crc16Arc, sealCrc, storedCrc } from './crc16.ts';
 import { MeteringError } from './errors.ts';
+import { assertZero } from './field-codec.ts';
 
 /** Length of an NBR 14522 command block (reader → meter). */
 export const COMMAND_LENGTH = 66;
@@ -126,4 +127,17 @@ function checkCode(code: number): number {
 
 function hex4(value: number): string {
   return `0x${value.toString(16).padStart(4, '0')}`;
+}
+
+/** Builds the block of a command that takes no parameters (its parameter bytes are all zero). */
+export function encodeBareCommand(code: number, readerSerial: string): Uint8Array {
+  return encodeCommandFrame({ code, readerSerial, params: new Uint8Array(0) });
+}
+
+/** Checks the block of a parameterless command `code` and returns the reader serial. */
+export function decodeBareCommand(block: Uint8Array, code: number): { readerSerial: string } {
+  const frame = decodeCommandFrame(block);
+  expectCode(frame.code, code);
+  assertZero(frame.params, 0, frame.params.length, 'params');
+  return { readerSerial: frame.readerSerial };
 }

@@ -1,8 +1,8 @@
 import { BCD_TIME_LENGTH, decodeBcdTime, encodeBcdTime } from './bcd.ts';
 import {
-  decodeCommandFrame,
+  decodeBareCommand,
   decodeResponseFrame,
-  encodeCommandFrame,
+  encodeBareCommand,
   encodeResponseFrame,
   expectCode,
 } from './block.ts';
@@ -89,15 +89,12 @@ export type InstantaneousQuantities = Record<InstantaneousFloatName, number> & {
 
 /** Builds the 0x14 command block (no parameters; they are all zero). */
 export function encodeInstantaneousCommand(readerSerial: string): Uint8Array {
-  return encodeCommandFrame({ code: CMD_INSTANTANEOUS, readerSerial, params: new Uint8Array(0) });
+  return encodeBareCommand(CMD_INSTANTANEOUS, readerSerial);
 }
 
 /** Checks a 0x14 command block and returns the reader serial. */
 export function decodeInstantaneousCommand(block: Uint8Array): { readerSerial: string } {
-  const frame = decodeCommandFrame(block);
-  expectCode(frame.code, CMD_INSTANTANEOUS);
-  assertZero(frame.params, 0, frame.params.length, 'params');
-  return { readerSerial: frame.readerSerial };
+  return decodeBareCommand(block, CMD_INSTANTANEOUS);
 }
 
 /** Builds the 258-byte 0x14 response. Values out of range are a TypeError (a meter bug, not hostile input). */

@@ -1,8 +1,8 @@
 import { BCD_TIME_LENGTH, decodeBcdTime, encodeBcdTime } from './bcd.ts';
 import {
-  decodeCommandFrame,
+  decodeBareCommand,
   decodeResponseFrame,
-  encodeCommandFrame,
+  encodeBareCommand,
   encodeResponseFrame,
   expectCode,
 } from './block.ts';
@@ -41,15 +41,12 @@ export interface EnergyRegisters {
 
 /** Builds the 0x21 command block (no parameters). */
 export function encodeRegistersCommand(readerSerial: string): Uint8Array {
-  return encodeCommandFrame({ code: CMD_REGISTERS, readerSerial, params: new Uint8Array(0) });
+  return encodeBareCommand(CMD_REGISTERS, readerSerial);
 }
 
 /** Checks a 0x21 command block and returns the reader serial. */
 export function decodeRegistersCommand(block: Uint8Array): { readerSerial: string } {
-  const frame = decodeCommandFrame(block);
-  expectCode(frame.code, CMD_REGISTERS);
-  assertZero(frame.params, 0, frame.params.length, 'params');
-  return { readerSerial: frame.readerSerial };
+  return decodeBareCommand(block, CMD_REGISTERS);
 }
 
 /** Builds the 258-byte 0x21 response (TypeError on out-of-range values). */
