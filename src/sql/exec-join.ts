@@ -95,10 +95,10 @@ abstract class JoinNode implements PlanNode {
   }
 }
 
-/** Builds a hash table of the right input on the keys, then streams the left input through it. */
-export class HashJoinNode extends JoinNode {
+/** A join on equalities of key columns: what hash and merge joins share. */
+abstract class EquiJoinNode extends JoinNode {
   readonly label: string;
-  readonly #keys: readonly JoinKey[];
+  protected readonly keys: readonly JoinKey[];
 
   constructor(
     kind: JoinKind,
@@ -107,16 +107,31 @@ export class HashJoinNode extends JoinNode {
     keys: readonly JoinKey[],
     residual: Compiled | undefined,
     text: string,
+    name: string,
   ) {
     super(kind, left, right, residual, text);
-    this.#keys = keys;
-    this.label = `Hash Join (${kind})`;
+    this.keys = keys;
+    this.label = `${name} (${kind})`;
+  }
+}
+
+/** Builds a hash table of the right input on the keys, then streams the left input through it. */
+export class HashJoinNode extends EquiJoinNode {
+  constructor(
+    kind: JoinKind,
+    left: PlanNode,
+    right: PlanNode,
+    keys: readonly JoinKey[],
+    residual: Compiled | undefined,
+    text: string,
+  ) {
+    super(kind, left, right, keys, residual, text, 'Hash Join');
   }
 
   protected async *rows(env: Env): AsyncIterable<Row[]> {
     const table = new Map<unknown, Row[]>();
-    const rightKeys = this.#keys.map((k) => k.right);
-    const leftKeys = this.#keys.map((k) => k.left);
+    const rightKeys = this.keys.map((k) => k.right);
+    const leftKeys = this.keys.map((k) => k.left);
     for await (const r of rowsOf(this.right, env)) {
       for (const c of rightKeys) if (c.prepare !== undefined) await c.prepare(r, env);
       const k = keyValues(rightKeys, r, env);
@@ -154,10 +169,7 @@ export class NestedLoopNode extends JoinNode {
  * Merges two inputs both ordered ascending on the join keys (primary-key order), holding only one
  * group of equal right keys in memory.
  */
-export class MergeJoinNode extends JoinNode {
-  readonly label: string;
-  readonly #keys: readonly JoinKey[];
-
+export class MergeJoinNode extends EquiJoinNode {
   constructor(
     kind: JoinKind,
     left: PlanNode,
@@ -166,14 +178,12 @@ export class MergeJoinNode extends JoinNode {
     residual: Compiled | undefined,
     text: string,
   ) {
-    super(kind, left, right, residual, text);
-    this.#keys = keys;
-    this.label = `Merge Join (${kind})`;
+    super(kind, left, right, keys, residual, text, 'Merge Join');
   }
 
   #compare(a: readonly Value[], b: readonly Value[]): number {
-    for (let i = 0; i < this.#keys.length; i++) {
-      const c = this.#keys[i]!.cmp(a[i]!, b[i]!);
+    for (let i = 0; i < this.keys.length; i++) {
+      const c = this.keys[i]!.cmp(a[i]!, b[i]!);
       if (c !== 0) return c;
     }
     return 0;
@@ -181,8 +191,8 @@ export class MergeJoinNode extends JoinNode {
 
   protected async *rows(env: Env): AsyncIterable<Row[]> {
     const rightIt = rowsOf(this.right, env)[Symbol.asyncIterator]();
-    const leftKeys = this.#keys.map((k) => k.left);
-    const rightKeys = this.#keys.map((k) => k.right);
+    const leftKeys = this.keys.map((k) => k.left);
+    const rightKeys = this.keys.map((k) => k.right);
     let next: { row: Row; key: Value[] | undefined } | undefined;
     const advance = async () => {
       const r = await rightIt.next();

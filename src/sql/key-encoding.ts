@@ -153,14 +153,17 @@ function writeTimestamp(w: KeyWriter, us: bigint): void {
 /** Writes escaped bytes without the terminator (also the byte prefix of LIKE 'abc%'). */
 function writeEscaped(w: KeyWriter, bytes: Uint8Array): void {
   w.ensure(bytes.length + 2);
-  for (const c of bytes) {
-    if (c === 0) {
-      w.byte(0);
-      w.byte(0xff);
-    } else {
-      w.buf[w.len++] = c;
-      w.ensure(2);
-    }
+  for (const c of bytes) writeEscapedByte(w, c);
+}
+
+/** One byte of a TEXT/BYTEA element: 0x00 becomes 0x00 0xFF, so that 0x00 0x01 can end the element. */
+function writeEscapedByte(w: KeyWriter, c: number): void {
+  if (c === 0) {
+    w.byte(0);
+    w.byte(0xff);
+  } else {
+    w.buf[w.len++] = c;
+    w.ensure(2);
   }
 }
 
@@ -172,13 +175,7 @@ function writeTextBody(w: KeyWriter, s: string): void {
       writeEscaped(w, Buffer.from(s.slice(i), 'utf8'));
       return;
     }
-    if (c === 0) {
-      w.byte(0);
-      w.byte(0xff);
-    } else {
-      w.buf[w.len++] = c;
-      w.ensure(2);
-    }
+    writeEscapedByte(w, c);
   }
 }
 
