@@ -64,10 +64,21 @@ interface Draft {
  */
 export function createSelfSignedCa(subjectCn: string, key: KeyObject, validDays: number): string {
   assertSigningKey(key, ['p256']);
+  return selfSigned(subjectCn, key, validDays, [
+    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
+    extension(
+      id_ce_keyUsage,
+      true,
+      keyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.digitalSignature),
+    ),
+  ]);
+}
+
+/** A certificate whose issuer is its subject, signed by its own key; adds the subject key id. */
+function selfSigned(subjectCn: string, key: KeyObject, validDays: number, extensions: Extension[]): string {
   const publicKey = createPublicKey(key);
-  const name = commonName(subjectCn);
   return finish({
-    issuer: name,
+    issuer: commonName(subjectCn),
     subjectCn,
     publicKey,
     signingKey: key,
@@ -75,12 +86,7 @@ export function createSelfSignedCa(subjectCn: string, key: KeyObject, validDays:
     validFrom: new Date(Date.now() - CLOCK_SKEW_MS),
     validDays,
     extensions: [
-      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: true, pathLenConstraint: 0 })),
-      extension(
-        id_ce_keyUsage,
-        true,
-        keyUsage(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign | KeyUsageFlags.digitalSignature),
-      ),
+      ...extensions,
       extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId(publicKey))),
     ],
   });
@@ -163,22 +169,11 @@ export function issueCertificate(o: IssueOptions): string {
  */
 export function createSelfSignedUserCertificate(name: string, key: KeyObject, validDays: number): string {
   assertSigningKey(key, ['p256', 'ed25519']);
-  const publicKey = createPublicKey(key);
-  return finish({
-    issuer: commonName(name),
-    subjectCn: name,
-    publicKey,
-    signingKey: key,
-    serial: randomSerial(),
-    validFrom: new Date(Date.now() - CLOCK_SKEW_MS),
-    validDays,
-    extensions: [
-      extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
-      extension(id_ce_keyUsage, true, keyUsage(KeyUsageFlags.digitalSignature)),
-      extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
-      extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(keyId(publicKey))),
-    ],
-  });
+  return selfSigned(name, key, validDays, [
+    extension(id_ce_basicConstraints, true, new BasicConstraints({ cA: false })),
+    extension(id_ce_keyUsage, true, keyUsage(KeyUsageFlags.digitalSignature)),
+    extension(id_ce_extKeyUsage, false, new ExtendedKeyUsage([id_kp_clientAuth])),
+  ]);
 }
 
 function finish(d: Draft): string {
