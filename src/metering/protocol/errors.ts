@@ -16,6 +16,9 @@ export const METERING_ERROR_CODES = [
   'ERR_ENVELOPE_TAMPERED', // the AES-256-GCM tag does not verify (header, ciphertext or tag altered)
   'ERR_ENVELOPE_REPLAYED', // the counter was already accepted in this session
   'ERR_ENVELOPE_REORDERED', // the counter is below the replay window (too late to tell it from a replay)
+  'ERR_REGISTRY', // a meter registry or key file is malformed, or its digest is not the one the CAS released
+  'ERR_READING_INVALID', // a decoded reading fails the MDC's checks (clock skew, interval grid, command)
+  'ERR_LINK', // a meter link (simulator ↔ aggregator) frame is malformed or too large
 ] as const;
 
 /** One of {@link METERING_ERROR_CODES}. */

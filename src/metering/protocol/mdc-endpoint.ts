@@ -31,6 +31,8 @@ export interface MdcEndpointOptions {
   readonly now?: () => number;
   /** Randomness (default `crypto.randomBytes`); injected only to reproduce test vectors. */
   readonly randomBytes?: (size: number) => Uint8Array;
+  /** Called when a session is established, before the finish is answered: persist it (sealed). */
+  readonly onSession?: (record: MdcSessionRecord) => void;
 }
 
 /** What {@link MdcEndpoint.open} returns: who sent it, under which session and counter, and the checked block. */
@@ -40,6 +42,23 @@ export interface OpenedEnvelope {
   readonly counter: number;
   /** The 258-byte response block (length and CRC checked, meter serial = meter id). */
   readonly block: Uint8Array;
+  /** Records the counter in the replay window (done by `open` unless `commit: false`). */
+  commit(): void;
+}
+
+/**
+ * An established session as the MDC persists it (in its encrypted store), so that a restarted MDC
+ * keeps serving meters without new handshakes. Contains key material: store it sealed only.
+ */
+export interface MdcSessionRecord {
+  readonly meterId: string;
+  readonly sessionId: string;
+  readonly establishedAt: number;
+  readonly lastHelloTime: number;
+  /** 32-byte meter → MDC key. */
+  readonly up: Uint8Array;
+  /** 32-byte MDC → meter key. */
+  readonly down: Uint8Array;
 }
 
 interface MeterState {
@@ -63,6 +82,7 @@ export class MdcEndpoint {
   readonly #now: () => number;
   readonly #random: (size: number) => Uint8Array;
   readonly #meters = new Map<string, MeterState>();
+  readonly #onSession: ((record: MdcSessionRecord) => void) | undefined;
 
   constructor(o: MdcEndpointOptions) {
     this.#privateKey = o.privateKey;
@@ -72,6 +92,23 @@ export class MdcEndpoint {
     this.#skew = o.maxClockSkewMs ?? 10 * 60_000;
     this.#now = o.now ?? Date.now;
     this.#random = o.randomBytes ?? nodeRandomBytes;
+    this.#onSession = o.onSession;
+  }
+
+  /** Reinstalls a persisted session (at start-up); the replay window starts empty. */
+  restoreSession(r: MdcSessionRecord): void {
+    const state = this.#state(r.meterId);
+    state.lastHelloTime = Math.max(state.lastHelloTime, r.lastHelloTime);
+    state.sessions.install(
+      new SecureSession({
+        meterId: r.meterId,
+        sessionId: r.sessionId,
+        establishedAt: r.establishedAt,
+        keys: { up: Buffer.from(r.up), down: Buffer.from(r.down) },
+        side: 'mdc',
+        limits: this.#limits,
+      }),
+    );
   }
 
   /** Meters with an established session. */
@@ -129,11 +166,20 @@ export class MdcEndpoint {
     if (!verifyFinish(pending.hello, pending.accept, finish, this.#meterKey(f.meterId))) {
       refuse('ERR_METER_SIGNATURE', 'finish-signature', 'invalid', 'meter Ed25519 over hello ‖ accept');
     }
+    const establishedAt = this.#now();
+    this.#onSession?.({
+      meterId: f.meterId,
+      sessionId,
+      establishedAt,
+      lastHelloTime: state.lastHelloTime,
+      up: Buffer.from(pending.keys.up),
+      down: Buffer.from(pending.keys.down),
+    });
     state.sessions.install(
       new SecureSession({
         meterId: f.meterId,
         sessionId,
-        establishedAt: this.#now(),
+        establishedAt,
         keys: pending.keys,
         side: 'mdc',
         limits: this.#limits,
@@ -144,16 +190,23 @@ export class MdcEndpoint {
   }
 
   /** Opens a meter's envelope: session, age, replay window, tag, then the block's length, CRC and serial. */
-  open(envelope: Uint8Array): OpenedEnvelope {
+  open(envelope: Uint8Array, options: { commit?: boolean } = {}): OpenedEnvelope {
     const header = parseDataHeader(envelope, 'dataUp');
     const state = this.#meters.get(header.meterId);
     if (state === undefined) return refuse('ERR_SESSION_UNKNOWN', 'session', header.sessionId, 'none');
-    const block = state.sessions.find(header.sessionId, header.meterId).open(envelope, header, this.#now());
+    const session = state.sessions.find(header.sessionId, header.meterId);
+    const block = session.open(envelope, header, this.#now(), { commit: options.commit !== false });
     const frame = decodeResponseFrame(block);
     if (frame.meterSerial !== header.meterId) {
       refuse('ERR_METER_MISMATCH', 'block-meter-serial', frame.meterSerial, header.meterId);
     }
-    return { meterId: header.meterId, sessionId: header.sessionId, counter: header.counter, block };
+    return {
+      meterId: header.meterId,
+      sessionId: header.sessionId,
+      counter: header.counter,
+      block,
+      commit: () => session.commitCounter(header.counter),
+    };
   }
 
   /** Seals a 66-byte command block (e.g. an acknowledgment or a 0x52 request) for a meter. */

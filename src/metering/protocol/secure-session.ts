@@ -28,7 +28,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 
 /** Direction prefixes of the 12-byte GCM nonce: prefix (4) ‖ counter (8, BE). */
 const NONCE_PREFIX = { dataUp: 0x75700000, dataDown: 0x646e0000 } as const; // 'up\0\0', 'dn\0\0'
-type Direction = keyof typeof NONCE_PREFIX;
+/** Direction of a data envelope. */
+export type Direction = keyof typeof NONCE_PREFIX;
 
 /** A parsed data envelope header. */
 export interface DataHeader {
@@ -98,23 +99,14 @@ export class SecureSession {
     if (this.#sent >= this.#limits.maxMessages)
       this.#expired('messages', this.#sent + 1, this.#limits.maxMessages);
     this.#sent += 1;
-    const out = Buffer.alloc(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
-    writeMessageHead(out, this.#sendDirection, this.meterId);
-    out.write(this.sessionId, 6, 'hex');
-    out.writeBigUInt64BE(BigInt(this.#sent), 14);
-    const cipher = createCipheriv('aes-256-gcm', this.#sendKey, nonce(this.#sendDirection, this.#sent));
-    cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
-    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    body.copy(out, DATA_HEADER_LENGTH);
-    cipher.getAuthTag().copy(out, DATA_HEADER_LENGTH + plaintext.length);
-    return out;
+    return sealData(this.#sendDirection, this.#sendKey, this.meterId, this.sessionId, this.#sent, plaintext);
   }
 
   /**
    * Opens a data envelope whose header was parsed by {@link parseDataHeader}: checks age, replay
    * window, tag and counter limit, in that order, and records the counter only once authenticated.
    */
-  open(bytes: Uint8Array, header: DataHeader, now: number): Uint8Array {
+  open(bytes: Uint8Array, header: DataHeader, now: number, options: { commit?: boolean } = {}): Uint8Array {
     if (now - this.establishedAt > this.#limits.acceptForMs) {
       this.#expired('age-ms', now - this.establishedAt, this.#limits.acceptForMs);
     }
@@ -123,8 +115,16 @@ export class SecureSession {
     const plaintext = this.#decrypt(bytes, header);
     if (header.counter > this.#limits.maxMessages)
       this.#expired('messages', header.counter, this.#limits.maxMessages);
-    this.#window.commit(header.counter);
+    if (options.commit !== false) this.#window.commit(header.counter);
     return plaintext;
+  }
+
+  /**
+   * Records a counter opened with `commit: false` once what it carried is durable (the MDC commits
+   * counters only after the readings are stored, so a failed store can be retried).
+   */
+  commitCounter(counter: number): void {
+    if (this.#window.check(counter) === 'fresh') this.#window.commit(counter);
   }
 
   /** Zeroes the keys. */
@@ -134,26 +134,7 @@ export class SecureSession {
   }
 
   #decrypt(bytes: Uint8Array, header: DataHeader): Uint8Array {
-    const end = bytes.length - TAG_LENGTH;
-    try {
-      const decipher = createDecipheriv(
-        'aes-256-gcm',
-        this.#receiveKey,
-        nonce(header.direction, header.counter),
-      );
-      decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
-      decipher.setAuthTag(bytes.subarray(end));
-      return new Uint8Array(
-        Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]),
-      );
-    } catch (cause) {
-      throw new MeteringError(
-        'ERR_ENVELOPE_TAMPERED',
-        `envelope ${header.counter} of session ${header.sessionId} does not authenticate`,
-        { check: 'aead-tag', value: 'mismatch', expected: 'AES-256-GCM tag of header and ciphertext' },
-        cause,
-      );
-    }
+    return openData(bytes, header, this.#receiveKey);
   }
 
   #refuseCounter(verdict: 'replayed' | 'reordered', counter: number): never {
@@ -174,6 +155,52 @@ export class SecureSession {
       'ERR_SESSION_EXPIRED',
       `session ${this.sessionId} is past its ${check} limit (${value} > ${limit}): run a new handshake`,
       { check: `session-${check}`, value: String(value), expected: `<= ${limit}` },
+    );
+  }
+}
+
+/**
+ * Seals `plaintext` into a data envelope: head, session id, counter, AES-256-GCM under `key` with
+ * nonce = direction prefix ‖ counter and the header as AAD. The building block of
+ * {@link SecureSession}, exported for compact fleets (the simulator holds a million meters' keys
+ * in typed arrays rather than objects). The caller owns counter uniqueness.
+ */
+export function sealData(
+  direction: Direction,
+  key: Uint8Array,
+  meterId: string,
+  sessionId: string,
+  counter: number,
+  plaintext: Uint8Array,
+): Buffer {
+  const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
+  writeMessageHead(out, direction, meterId);
+  out.write(sessionId, 6, 'hex');
+  out.writeBigUInt64BE(BigInt(counter), 14);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce(direction, counter));
+  cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
+  const body = cipher.update(plaintext);
+  body.copy(out, DATA_HEADER_LENGTH);
+  const last = cipher.final();
+  last.copy(out, DATA_HEADER_LENGTH + body.length);
+  cipher.getAuthTag().copy(out, DATA_HEADER_LENGTH + plaintext.length);
+  return out;
+}
+
+/** Authenticates and decrypts a data envelope whose header was parsed ({@link parseDataHeader}); `ERR_ENVELOPE_TAMPERED` otherwise. */
+export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array): Uint8Array {
+  const end = bytes.length - TAG_LENGTH;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.direction, header.counter));
+    decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
+    decipher.setAuthTag(bytes.subarray(end));
+    return new Uint8Array(Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]));
+  } catch (cause) {
+    throw new MeteringError(
+      'ERR_ENVELOPE_TAMPERED',
+      `envelope ${header.counter} of session ${header.sessionId} does not authenticate`,
+      { check: 'aead-tag', value: 'mismatch', expected: 'AES-256-GCM tag of header and ciphertext' },
+      cause,
     );
   }
 }

@@ -1,0 +1,245 @@
+/**
+ * Attested start of the metering services: attest to the CAS, take the granted secrets, make the bus
+ * identity (CURVE key registered at the CAS), then start the MDC or the aggregator. Used by the
+ * `securecloud mdc` and `securecloud aggregator` commands, `securecloud up` and the tests.
+ */
+import { createPrivateKey } from 'node:crypto';
+import { request } from 'node:https';
+import {
+  createBusIdentity,
+  createCasKeyDirectory,
+  createZmqTransport,
+  instanceClientCert,
+  isCurveKey,
+  type Transport,
+} from '../bus/index.ts';
+import { createCasClient } from '../cas/index.ts';
+import {
+  type AttestedService,
+  createMetricsRegistry,
+  type MetricsRegistry,
+  mtlsAgent,
+  startService,
+  type TeeChoice,
+} from '../platform/index.ts';
+import { type Aggregator, type MdcTarget, startAggregator } from './aggregator/aggregator.ts';
+import { type MdcService, startMdc } from './mdc/mdc-service.ts';
+import { MDC_SECRETS } from './policy.ts';
+import { MeteringError } from './protocol/index.ts';
+import { ed25519FromSeed, MeterRegistry } from './provisioning.ts';
+
+/** Where the CAS is and how to attest. */
+export interface AttestOptions {
+  readonly casUrl: string;
+  readonly casRootPem: string;
+  readonly tee?: TeeChoice;
+  /** Sim backend: what is measured (default: the package's `src/`). */
+  readonly measurePath?: string;
+  readonly simStateDir?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** A structured log line sink. */
+export type MeteringLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+interface Plumbing {
+  readonly attested: AttestedService;
+  readonly transport: Transport;
+  readonly close: () => Promise<void>;
+}
+
+async function attestAndBus(name: string, o: AttestOptions, metrics: MetricsRegistry, log: MeteringLog): Promise<Plumbing & { identity: Awaited<ReturnType<typeof createBusIdentity>> }> {
+  const attested = await startService({
+    name,
+    casUrl: o.casUrl,
+    casRootPem: o.casRootPem,
+    ...(o.tee ? { tee: o.tee } : {}),
+    ...(o.measurePath ? { measurePath: o.measurePath } : {}),
+    ...(o.simStateDir ? { simStateDir: o.simStateDir } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onLeaseError: (err) => log('warn', 'CAS lease renewal failed', { error: err.message }),
+  });
+  const cas = createCasClient({ url: o.casUrl, rootPem: o.casRootPem, clientCert: instanceClientCert(attested) });
+  const identity = await createBusIdentity(attested, cas);
+  const keyDirectory = createCasKeyDirectory({ cas, channels: ['metering-ingest'] });
+  const transport = createZmqTransport({
+    keyDirectory,
+    metrics,
+    logger: { log: (level, msg, fields) => (level === 'info' ? undefined : log(level, msg, fields as Record<string, unknown>)) },
+  });
+  return {
+    attested,
+    identity,
+    transport,
+    close: async () => {
+      await transport.close();
+      keyDirectory.close();
+      cas.close();
+      await attested.close();
+    },
+  };
+}
+
+/** Options of {@link runAttestedMdc}. */
+export interface RunMdcOptions extends AttestOptions {
+  readonly dataDir: string;
+  /** registry.bin from provisioning; its SHA-256 must be the one the CAS releases. */
+  readonly registryPath: string;
+  readonly bind: string;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly now?: () => number;
+  readonly log?: MeteringLog;
+}
+
+/** A running attested MDC. */
+export interface RunningMdc {
+  readonly mdc: MdcService;
+  readonly attested: AttestedService;
+  readonly metrics: MetricsRegistry;
+  close(): Promise<void>;
+}
+
+/** Attests as `mdc` and starts the MDC service. */
+export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
+  const log = o.log ?? (() => undefined);
+  const metrics = createMetricsRegistry();
+  const p = await attestAndBus('mdc', o, metrics, log);
+  try {
+    const secret = (name: string, field: string): string => {
+      const v = p.attested.secret(name)[field];
+      if (v === undefined || v === '') {
+        throw new MeteringError('ERR_REGISTRY', `the CAS granted no ${name}.${field}: add it to the mdc service's env templates`, { check: name });
+      }
+      return v;
+    };
+    const digest = secret(MDC_SECRETS.registryDigest, 'value').trim();
+    const registry = await MeterRegistry.load(o.registryPath, digest);
+    const seed = Buffer.from(secret(MDC_SECRETS.identity, 'hex'), 'hex');
+    if (seed.length !== 32) throw new MeteringError('ERR_REGISTRY', 'the mdcIdentity secret is not a 32-byte seed (upload mdc.key from provisioning)', { check: 'mdc-identity' });
+    const identity = ed25519FromSeed(seed);
+    seed.fill(0);
+    const storageKey = Buffer.from(secret(MDC_SECRETS.storage, 'hex'), 'hex');
+    const tls = p.attested.tlsOptions();
+    const mdc = await startMdc({
+      dataDir: o.dataDir,
+      storageKey,
+      transport: p.transport,
+      identity,
+      busIdentity: p.identity,
+      registry,
+      inmetroKey: createPrivateKey(secret(MDC_SECRETS.inmetro, 'privatePem')),
+      signer: `mdc/${p.attested.instanceId}`,
+      bind: o.bind,
+      http: { tls: { key: tls.key as string, cert: tls.cert as string }, host: o.httpHost, port: o.httpPort },
+      auditToken: secret(MDC_SECRETS.auditToken, 'value'),
+      metrics,
+      ...(o.now ? { now: o.now } : {}),
+      onError: (err) => log('error', 'MDC error', { error: String(err) }),
+    });
+    storageKey.fill(0);
+    return {
+      mdc,
+      attested: p.attested,
+      metrics,
+      close: async () => {
+        await mdc.close();
+        await p.close();
+      },
+    };
+  } catch (err) {
+    await p.close();
+    throw err;
+  }
+}
+
+/** Options of {@link runAttestedAggregator}. */
+export interface RunAggregatorOptions extends AttestOptions {
+  /** The MDC shards' API URLs (`https://host:port`), in shard order. */
+  readonly mdcUrls: readonly string[];
+  readonly dataDir: string;
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly log?: MeteringLog;
+  readonly requestTimeoutMs?: number;
+}
+
+/** A running attested aggregator. */
+export interface RunningAggregator {
+  readonly aggregator: Aggregator;
+  readonly attested: AttestedService;
+  readonly metrics: MetricsRegistry;
+  close(): Promise<void>;
+}
+
+/** Attests as `aggregator`, finds each MDC's bus endpoint and key over mTLS, and starts. */
+export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<RunningAggregator> {
+  const log = o.log ?? (() => undefined);
+  const metrics = createMetricsRegistry();
+  const p = await attestAndBus('aggregator', o, metrics, log);
+  try {
+    const agent = mtlsAgent(p.attested, { expectedService: 'mdc' });
+    const mdcs: MdcTarget[] = [];
+    for (const url of o.mdcUrls) mdcs.push(await fetchBusInfo(url, agent));
+    agent.destroy();
+    const aggregator = await startAggregator({
+      mdcs,
+      transport: p.transport,
+      busIdentity: p.identity,
+      dataDir: o.dataDir,
+      listen: { host: o.listenHost, port: o.listenPort },
+      metrics,
+      ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      log: (level, msg, fields) => log(level, msg, fields),
+    });
+    return {
+      aggregator,
+      attested: p.attested,
+      metrics,
+      close: async () => {
+        await aggregator.close();
+        await p.close();
+      },
+    };
+  } catch (err) {
+    await p.close();
+    throw err;
+  }
+}
+
+/** GET /v1/bus of an MDC, over TLS with the MDC's CAS-issued certificate (checked by the agent). */
+async function fetchBusInfo(url: string, agent: ReturnType<typeof mtlsAgent>): Promise<MdcTarget> {
+  const target = new URL('/v1/bus', url);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = request(target, { agent, timeout: 5000 }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+            if (text.length > 4096) req.destroy(new Error('answer too large'));
+          });
+          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.on('error', reject);
+        req.end();
+      });
+      const v = JSON.parse(body) as { endpoint?: unknown; curveKey?: unknown };
+      if (typeof v.endpoint !== 'string' || !/^tcp:\/\/[^\s]{1,200}$/.test(v.endpoint) || !isCurveKey(v.curveKey)) {
+        throw new Error('the answer has no valid endpoint and CURVE key');
+      }
+      // An MDC bound to 0.0.0.0 reports that address: reach it at the host of its API URL.
+      const endpoint = v.endpoint.replace('//0.0.0.0:', `//${target.hostname}:`);
+      return { endpoint, curveKey: v.curveKey as string };
+    } catch (err) {
+      if (attempt >= 20) {
+        throw new MeteringError('ERR_LINK', `cannot get the bus endpoint of the MDC at ${url}: ${(err as Error).message}; is the MDC running and attested?`, {
+          check: 'mdc-bus-info',
+        });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

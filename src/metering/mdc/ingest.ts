@@ -1,0 +1,258 @@
+/**
+ * The MDC's ingestion core, independent of the bus: takes a batch of messages relayed by an
+ * aggregator (hellos, finishes, report envelopes) and returns one result per message. Reports are
+ * opened, decoded and validated, deduplicated against the store by (meter, interval), signed as one
+ * INMETRO Merkle batch and stored in one transaction; only then are their counters recorded and
+ * their receipts sealed. A batch whose store fails is answered `retry` as a whole and changes
+ * nothing, so an aggregator can resend it: every reading is stored exactly once.
+ */
+import type { KeyObject } from 'node:crypto';
+import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
+import { InmetroBatchSigner } from '../inmetro/index.ts';
+import {
+  CMD_INSTANTANEOUS,
+  decodeInstantaneousResponse,
+  encodeReceiptCommand,
+  type InstantaneousQuantities,
+  isMeteringError,
+  MdcEndpoint,
+  type MdcSessionRecord,
+  MeteringError,
+  messageType,
+  type OpenedEnvelope,
+  type ReceiptStatus,
+  type SessionLimits,
+} from '../protocol/index.ts';
+import type { MeterRegistry } from '../provisioning.ts';
+import type { ReadingStore } from './reading-store.ts';
+
+/** The 15-minute grid. */
+export const INTERVAL_MS = 15 * 60_000;
+/** Readings per signed INMETRO batch. */
+export const SIGNED_BATCH_SIZE = 256;
+/** The MDC's reader serial in receipts. */
+export const MDC_READER_SERIAL = '000001';
+
+/** Counters the ingest core keeps (the service exports them as Prometheus metrics). */
+export interface IngestCounters {
+  stored: number;
+  duplicates: number;
+  batches: number;
+  handshakes: number;
+  retries: number;
+  readonly refusals: Map<string, number>;
+}
+
+/** Options of {@link MdcIngest}. */
+export interface MdcIngestOptions {
+  readonly store: ReadingStore;
+  /** The MDC identity (its public key is in every meter). */
+  readonly identity: KeyObject;
+  readonly registry: MeterRegistry;
+  /** The INMETRO signing key from the CAS. */
+  readonly inmetroKey: KeyObject;
+  /** This instance's id, recorded in every signed batch. */
+  readonly signer: string;
+  /** Clock (UTC ms); the simulated clock in accelerated deployments. */
+  readonly now?: () => number;
+  /** Reports timed further ahead of the MDC clock are refused (default 10 min). */
+  readonly maxFutureMs?: number;
+  /** Reports older than this are refused (default 35 days). */
+  readonly maxAgeMs?: number;
+  /** Hello clock tolerance (default 10 min). */
+  readonly maxHelloSkewMs?: number;
+  readonly limits?: Partial<SessionLimits>;
+}
+
+interface Candidate {
+  readonly index: number;
+  readonly opened: OpenedEnvelope;
+  readonly q: InstantaneousQuantities;
+  duplicate: boolean;
+}
+
+/** See the module comment. Not re-entrant: the service runs one {@link handle} at a time. */
+export class MdcIngest {
+  readonly counters: IngestCounters = {
+    stored: 0,
+    duplicates: 0,
+    batches: 0,
+    handshakes: 0,
+    retries: 0,
+    refusals: new Map(),
+  };
+  readonly #store: ReadingStore;
+  readonly #endpoint: MdcEndpoint;
+  readonly #signer: InmetroBatchSigner;
+  readonly #now: () => number;
+  readonly #maxFuture: number;
+  readonly #maxAge: number;
+  #newSessions: MdcSessionRecord[] = [];
+
+  constructor(o: MdcIngestOptions) {
+    this.#store = o.store;
+    this.#now = o.now ?? Date.now;
+    this.#maxFuture = o.maxFutureMs ?? 10 * 60_000;
+    this.#maxAge = o.maxAgeMs ?? 35 * 24 * 3600_000;
+    this.#signer = new InmetroBatchSigner({ privateKey: o.inmetroKey, signer: o.signer });
+    this.#endpoint = new MdcEndpoint({
+      privateKey: o.identity,
+      meterPublicKey: (id) => o.registry.publicKey(id),
+      now: this.#now,
+      maxClockSkewMs: o.maxHelloSkewMs ?? 10 * 60_000,
+      ...(o.limits ? { limits: o.limits } : {}),
+      onSession: (r) => this.#newSessions.push(r),
+    });
+  }
+
+  /** Meters with an established session. */
+  get sessionCount(): number {
+    return this.#endpoint.sessionCount;
+  }
+
+  /** Reinstalls the sessions persisted in the store (at start-up); returns how many. */
+  async restoreSessions(): Promise<number> {
+    let n = 0;
+    for await (const r of this.#store.sessions()) {
+      this.#endpoint.restoreSession(r);
+      n++;
+    }
+    return n;
+  }
+
+  /** Handles one batch of messages; one result per message, in order. */
+  async handle(messages: readonly Uint8Array[]): Promise<Buffer[]> {
+    const results: Buffer[] = new Array(messages.length);
+    const candidates: Candidate[] = [];
+    const inBatch = new Map<string, Candidate>();
+    const counters = new Set<string>();
+    this.#newSessions = [];
+    const finishes: number[] = [];
+    const now = this.#now();
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      try {
+        const type = messageType(m);
+        if (type === 'hello') {
+          results[i] = encodeResult('accepted', envelopeMeterId(m) ?? '', this.#endpoint.acceptHello(m));
+        } else if (type === 'finish') {
+          const { meterId } = this.#endpoint.acceptFinish(m);
+          results[i] = encodeResult('established', meterId);
+          finishes.push(i);
+        } else if (type === 'dataUp') {
+          const opened = this.#endpoint.open(m, { commit: false });
+          const counterKey = `${opened.sessionId}:${opened.counter}`;
+          if (counters.has(counterKey)) {
+            throw new MeteringError('ERR_ENVELOPE_REPLAYED', `envelope counter ${opened.counter} twice in one batch`, {
+              check: 'counter',
+              value: String(opened.counter),
+            });
+          }
+          counters.add(counterKey);
+          if (opened.block[0] !== CMD_INSTANTANEOUS) {
+            throw new MeteringError('ERR_BLOCK_CODE', `report block has code ${opened.block[0]}, expected 0x14`, {
+              check: 'report-code',
+            });
+          }
+          const q = decodeInstantaneousResponse(opened.block);
+          this.#validate(q, now);
+          const key = `${q.meterSerial}|${q.timestamp}`;
+          const candidate: Candidate = { index: i, opened, q, duplicate: false };
+          if (inBatch.has(key)) candidate.duplicate = true;
+          else inBatch.set(key, candidate);
+          candidates.push(candidate);
+        } else {
+          throw new MeteringError('ERR_ENVELOPE_MALFORMED', `an MDC does not accept ${type} messages`, {
+            check: 'direction',
+            value: type,
+            expected: 'hello, finish or dataUp',
+          });
+        }
+      } catch (err) {
+        if (!isMeteringError(err)) throw err;
+        this.#refused(err.code);
+        results[i] = encodeResult('refused', envelopeMeterId(m) ?? '', err.code);
+      }
+    }
+    const sessions = this.#newSessions;
+    try {
+      await this.#store.transaction(async () => {
+        for (const s of sessions) await this.#store.saveSession(s);
+        for (const c of candidates) {
+          if (!c.duplicate && (await this.#store.exists(c.q.meterSerial, c.q.timestamp))) c.duplicate = true;
+        }
+        const fresh = candidates.filter((c) => !c.duplicate);
+        // One signed Merkle batch per 256 readings: signing stays ~4 µs per reading and each
+        // proof is 8 hashes (docs/inmetro-signatures.md, section 6).
+        for (let start = 0; start < fresh.length; start += SIGNED_BATCH_SIZE) {
+          const chunk = fresh.slice(start, start + SIGNED_BATCH_SIZE);
+          const signed = this.#signer.sign({
+            batchId: this.#store.nextBatchId(),
+            createdAt: now,
+            blocks: chunk.map((c) => c.opened.block),
+          });
+          await this.#store.insertBatch(
+            signed,
+            chunk.map((c, leaf) => ({ q: c.q, block: c.opened.block, leaf, proof: signed.proofs[leaf]! })),
+            now,
+          );
+        }
+      });
+    } catch (err) {
+      // Nothing was stored and no counter recorded: the whole batch can be resent.
+      this.counters.retries += 1;
+      const reason = err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
+      for (const c of candidates) results[c.index] = encodeResult('retry', c.q.meterSerial, reason);
+      for (const i of finishes) results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
+      return results;
+    }
+    this.counters.handshakes += sessions.length;
+    if (candidates.length > 0) this.counters.batches += 1;
+    for (const c of candidates) {
+      c.opened.commit();
+      const status: ReceiptStatus = c.duplicate ? 'duplicate' : 'stored';
+      if (c.duplicate) this.counters.duplicates += 1;
+      else this.counters.stored += 1;
+      const receipt = this.#endpoint.seal(
+        c.q.meterSerial,
+        encodeReceiptCommand({
+          readerSerial: MDC_READER_SERIAL,
+          status,
+          timestamp: c.q.timestamp,
+          counter: c.opened.counter,
+        }),
+      );
+      results[c.index] = encodeResult(status, c.q.meterSerial, receipt);
+    }
+    return results;
+  }
+
+  /** Destroys the session keys. */
+  close(): void {
+    this.#endpoint.close();
+  }
+
+  #validate(q: InstantaneousQuantities, now: number): void {
+    if (q.timestamp % INTERVAL_MS !== 0) {
+      invalid('interval-grid', new Date(q.timestamp).toISOString(), 'the end of a 15-minute interval (meter clock skewed?)');
+    }
+    if (q.timestamp > now + this.#maxFuture) {
+      invalid('clock-skew', new Date(q.timestamp).toISOString(), `at most ${this.#maxFuture / 60_000} min after ${new Date(now).toISOString()}`);
+    }
+    if (q.timestamp < now - this.#maxAge) {
+      invalid('too-old', new Date(q.timestamp).toISOString(), `within ${this.#maxAge / 86_400_000} days`);
+    }
+  }
+
+  #refused(code: string): void {
+    this.counters.refusals.set(code, (this.counters.refusals.get(code) ?? 0) + 1);
+  }
+}
+
+function invalid(check: string, value: string, expected: string): never {
+  throw new MeteringError('ERR_READING_INVALID', `reading ${check}: ${value}, expected ${expected}`, {
+    check,
+    value,
+    expected,
+  });
+}

@@ -1,0 +1,226 @@
+/**
+ * The MDC service: an attested process that owns a CascaDB database (LMDB, page-encrypted, every
+ * value sealed) and answers aggregators on the bus channel `metering-ingest` (a CURVE ROUTER the CAS
+ * admits aggregators to). Its HTTPS API (CAS-issued certificate) serves `/healthz`, `/metrics`,
+ * `/v1/bus` (its bus endpoint and CURVE key, for aggregators to pin) and `/v1/readings` (a meter's
+ * stored readings with their INMETRO proofs, for auditors holding the audit token).
+ */
+import { createHash, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import type { BusIdentity, RouterSocket, Transport } from '../../bus/index.ts';
+import { createKeyring, createLmdbEngine, createSecureStore, type StorageEngine } from '../../kvs/index.ts';
+import {
+  createHttpServer,
+  HttpError,
+  HttpRouter,
+  type HttpServer,
+  type HttpTlsOptions,
+  healthRoute,
+  type MetricsRegistry,
+  metricsRoute,
+} from '../../platform/index.ts';
+import { type Database, openDatabase } from '../../sql/index.ts';
+import { packMessages, unpackMessages } from '../framing.ts';
+import { encodeSignedBatchJson } from './export-format.ts';
+import { INTERVAL_MS, MdcIngest, type MdcIngestOptions } from './ingest.ts';
+import { ReadingStore } from './reading-store.ts';
+
+/** The bus channel between aggregators (requesters) and MDC instances (repliers). */
+export const INGEST_CHANNEL = 'metering-ingest';
+/** Request kinds on the channel (first frame after the routing id). */
+export const INGEST_KIND = 'ingest/v1';
+
+/** Options of {@link startMdc}. */
+export interface MdcServiceOptions extends Omit<MdcIngestOptions, 'store'> {
+  /** Directory of the database (LMDB files). */
+  readonly dataDir: string;
+  /** 32-byte storage key from the CAS: LMDB page key and value key are derived from it. */
+  readonly storageKey: Uint8Array;
+  readonly transport: Transport;
+  readonly identity: KeyObject;
+  readonly busIdentity: BusIdentity;
+  /** Bus endpoint to bind, e.g. `tcp://127.0.0.1:0`. */
+  readonly bind: string;
+  /** HTTPS API: TLS material (the CAS-issued certificate), host and port (0: any free port). */
+  readonly http: { readonly tls: HttpTlsOptions; readonly host: string; readonly port: number };
+  /** Bearer token that `/v1/readings` requires (from the CAS). */
+  readonly auditToken: string;
+  readonly metrics: MetricsRegistry;
+  /** Told about each batch (for logs): sizes and seconds. */
+  readonly onBatch?: (info: { messages: number; stored: number; seconds: number }) => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+/** A running MDC. */
+export interface MdcService {
+  /** Bound bus endpoint (port resolved). */
+  readonly busEndpoint: string;
+  /** HTTPS API base URL. */
+  readonly apiUrl: string;
+  readonly ingest: MdcIngest;
+  readonly store: ReadingStore;
+  /** Sessions restored from the store at start-up. */
+  readonly restoredSessions: number;
+  /** Stops taking batches, finishes the one under way, closes bus, API and database. */
+  close(): Promise<void>;
+}
+
+/** Derives the LMDB page key and the value key from the storage key (HKDF-free split: SHA-256 with labels). */
+function deriveKeys(storageKey: Uint8Array): { page: Buffer; value: Buffer } {
+  if (storageKey.length !== 32) throw new TypeError('the MDC storage key is 32 bytes');
+  const d = (label: string) => createHash('sha256').update(label).update(storageKey).digest();
+  return { page: d('securecloud/mdc/lmdb-page'), value: d('securecloud/mdc/value') };
+}
+
+/** Opens the MDC database (LMDB with page encryption, secure store on top). */
+export async function openMdcDatabase(dataDir: string, storageKey: Uint8Array): Promise<{ db: Database; engine: StorageEngine }> {
+  const keys = deriveKeys(storageKey);
+  const lmdb = await createLmdbEngine({ path: join(dataDir, 'db'), encryptionKey: keys.page });
+  const engine = createSecureStore(lmdb, createKeyring({ keys: [{ id: 1, key: keys.value }] }), {
+    namespace: 'mdc',
+    closeEngine: true,
+  });
+  keys.page.fill(0);
+  keys.value.fill(0);
+  const db = await openDatabase({ engine });
+  return { db, engine };
+}
+
+/** Starts the MDC (see the module comment). */
+export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
+  const { db, engine } = await openMdcDatabase(o.dataDir, o.storageKey);
+  const store = await ReadingStore.open(db);
+  const ingest = new MdcIngest({ ...o, store });
+  const restoredSessions = await ingest.restoreSessions();
+  const m = o.metrics;
+  const batchSeconds = m.histogram('securecloud_mdc_batch_seconds', 'Time to handle one batch from an aggregator.');
+  const readingsStored = m.gauge('securecloud_mdc_readings_stored_total', 'Readings stored since start (exactly once).');
+  const duplicates = m.gauge('securecloud_mdc_duplicates_total', 'Reports already stored (answered with a duplicate receipt).');
+  const refusals = m.gauge('securecloud_mdc_refusals_total', 'Refused messages by reason (error code).', ['reason']);
+  const sessions = m.gauge('securecloud_mdc_sessions', 'Meters with an established session.');
+  const handshakes = m.gauge('securecloud_mdc_handshakes_total', 'Sessions established since start.');
+  const retries = m.gauge('securecloud_mdc_store_retries_total', 'Batches answered retry because the store failed.');
+  m.onCollect(() => {
+    const c = ingest.counters;
+    readingsStored.set({}, c.stored);
+    duplicates.set({}, c.duplicates);
+    handshakes.set({}, c.handshakes);
+    retries.set({}, c.retries);
+    sessions.set({}, ingest.sessionCount);
+    refusals.reset();
+    for (const [reason, n] of c.refusals) refusals.set({ reason }, n);
+  });
+
+  const router = o.transport.createRouter({
+    channel: INGEST_CHANNEL,
+    security: { mechanism: 'curve', identity: o.busIdentity },
+    maxFrameBytes: 16 << 20,
+    receiveHighWaterMark: 64,
+    sendHighWaterMark: 64,
+  });
+  const busEndpoint = await router.bind(o.bind);
+  let chain: Promise<void> = Promise.resolve();
+  const loop = serve(router, async (frames) => {
+    const [rid, kind, reqId, pack] = frames;
+    if (rid === undefined || kind === undefined || reqId === undefined || pack === undefined) return;
+    if (Buffer.from(kind).toString() !== INGEST_KIND || reqId.length > 32) return;
+    const done = (chain = chain.then(async () => {
+      const t = performance.now();
+      let messages: Buffer[];
+      try {
+        messages = unpackMessages(pack);
+      } catch {
+        ingest.counters.refusals.set('ERR_ENVELOPE_MALFORMED', (ingest.counters.refusals.get('ERR_ENVELOPE_MALFORMED') ?? 0) + 1);
+        return;
+      }
+      const before = ingest.counters.stored;
+      const results = await ingest.handle(messages);
+      const seconds = (performance.now() - t) / 1000;
+      batchSeconds.observe({}, seconds);
+      o.onBatch?.({ messages: messages.length, stored: ingest.counters.stored - before, seconds });
+      await router.send([rid, kind, reqId, packMessages(results)]).catch((err) => o.onError?.(err));
+    }));
+    await done.catch((err) => o.onError?.(err));
+  });
+
+  const api = new HttpRouter();
+  healthRoute(api, () => ({ sessions: ingest.sessionCount, readingsStored: ingest.counters.stored }));
+  metricsRoute(api, m);
+  api.get('/v1/bus', () => ({ json: { channel: INGEST_CHANNEL, endpoint: busEndpoint, curveKey: o.busIdentity.publicKey } }));
+  const token = Buffer.from(o.auditToken);
+  api.get('/v1/readings', async (req) => {
+    const auth = Buffer.from(String(req.headers.authorization ?? ''));
+    const expected = Buffer.concat([Buffer.from('Bearer '), token]);
+    if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
+      throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the readings API needs "Authorization: Bearer <audit token>" (CAS secret auditToken)');
+    }
+    const meter = req.query.get('meter') ?? '';
+    const from = Number(req.query.get('from'));
+    const to = Number(req.query.get('to'));
+    if (!/^[0-9]{1,8}$/.test(meter)) throw new HttpError(400, 'ERR_BAD_REQUEST', 'meter must be 1 to 8 digits');
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to <= from || to - from > 366 * 86_400_000) {
+      throw new HttpError(400, 'ERR_BAD_REQUEST', 'from and to are UTC ms with from < to, at most a year apart');
+    }
+    if (from % INTERVAL_MS !== 0 || to % INTERVAL_MS !== 0) {
+      throw new HttpError(400, 'ERR_BAD_REQUEST', 'from and to must lie on the 15-minute grid');
+    }
+    const readings = await store.readings(meter.padStart(8, '0'), from, to);
+    const batchIds = [...new Set(readings.map((r) => BigInt(r.batchId)))];
+    const batches = [];
+    for (const id of batchIds) {
+      const b = await store.batch(id);
+      if (b !== undefined) batches.push(encodeSignedBatchJson(b));
+    }
+    return {
+      json: {
+        meter: meter.padStart(8, '0'),
+        from,
+        to,
+        readings: readings.map((r) => ({
+          meterId: r.meterId,
+          ts: r.ts,
+          block: Buffer.from(r.block).toString('base64'),
+          batchId: String(r.batchId),
+          leafIndex: r.leafIndex,
+          proof: Buffer.from(r.proof).toString('base64'),
+          values: r.values,
+        })),
+        batches,
+      },
+    };
+  });
+  const server: HttpServer = createHttpServer({
+    router: api,
+    tls: o.http.tls,
+    onError: (err) => o.onError?.(err),
+  });
+  const listening = await server.listen(o.http.port, o.http.host);
+
+  let closed = false;
+  return {
+    busEndpoint,
+    apiUrl: listening.url,
+    ingest,
+    store,
+    restoredSessions,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await server.close({ deadlineMs: 2000 });
+      await router.close();
+      await loop;
+      await chain.catch(() => undefined);
+      ingest.close();
+      await db.close();
+      await engine.close();
+    },
+  };
+}
+
+async function serve(router: RouterSocket, handle: (frames: Uint8Array[]) => Promise<void>): Promise<void> {
+  try {
+    for await (const frames of router) void handle(frames);
+  } catch {
+    // closed
+  }
+}

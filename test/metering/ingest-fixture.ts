@@ -1,0 +1,143 @@
+// A whole ingestion pipeline in one process, for the end-to-end tests: a real CAS over HTTPS (sim
+// backend) with the metering policy, an attested MDC (CascaDB on LMDB) and aggregator(s) on the real
+// ZeroMQ CURVE bus, and a simulated fleet over real TCP links.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CasService, generateUserKey, loadUserKey, signPolicy, startCasServer } from '../../src/cas/index.ts';
+import { type RunningAggregator, type RunningMdc, runAttestedAggregator, runAttestedMdc } from '../../src/metering/attested.ts';
+import { connectLink, type Link } from '../../src/metering/link.ts';
+import { MDC_SECRETS, meteringPolicySections } from '../../src/metering/policy.ts';
+import { MeterKeyFile, provisionMeters } from '../../src/metering/provisioning.ts';
+import { createCustomerModel } from '../../src/metering/simulator/model.ts';
+import { loadHouseholdProfiles } from '../../src/metering/simulator/household-data.ts';
+import { MeterFleet, mdcPublicKeyFromHex } from '../../src/metering/simulator/simulator.ts';
+import { createSimBackend, measureService } from '../../src/tee/index.ts';
+
+export interface IngestRig {
+  readonly dir: string;
+  readonly casUrl: string;
+  readonly casRootPem: string;
+  readonly mdc: RunningMdc;
+  readonly aggregators: RunningAggregator[];
+  readonly fleet: MeterFleet;
+  readonly links: Link[];
+  readonly inmetroPublicPem: string;
+  readonly auditToken: string;
+  /** Starts (again) the MDC on the same data directory and ports. */
+  restartMdc(): Promise<RunningMdc>;
+  close(): Promise<void>;
+}
+
+export async function startIngestRig(o: {
+  meters: number;
+  aggregators?: number;
+  now?: () => number;
+  faults?: ConstructorParameters<typeof MeterFleet>[0]['faults'];
+  random?: () => number;
+}): Promise<IngestRig> {
+  const dir = await mkdtemp(join(tmpdir(), 'sc-ingest-'));
+  const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters, seed: 'ingest-test' });
+  const codeFile = join(dir, 'service.js');
+  await writeFile(codeFile, 'console.log("metering");\n');
+  const { measurement } = await measureService(codeFile);
+  const backend = await createSimBackend({ measurement: 'ca'.repeat(32), stateDir: join(dir, 'cas-sim') });
+  const cas = await CasService.open({ dataDir: join(dir, 'cas'), backend, measurement: 'ca'.repeat(32) });
+  const owner = generateUserKey('owner');
+  const ownerKey = loadUserKey(owner.pem);
+  const sections = meteringPolicySections({ measurements: [measurement] });
+  const text = JSON.stringify({
+    version: 1,
+    name: 'ingest-test',
+    predecessor: null,
+    users: { owner: { certificate: owner.certificatePem, roles: ['owner'] } },
+    roles: { owner: { can: ['update-policy', 'write-secret', 'read-secret'] } },
+    ...sections,
+  });
+  await cas.applyPolicy(text, [{ user: 'owner', signature: signPolicy(text, ownerKey.privateKey) }]);
+  await cas.putSecret(ownerKey.publicKeySpki, MDC_SECRETS.identity, await readFile(join(dir, 'meters', 'mdc.key')));
+  await cas.putSecret(ownerKey.publicKeySpki, MDC_SECRETS.registryDigest, Buffer.from(provision.registrySha256));
+  const inmetro = await cas.getSecret(ownerKey.publicKeySpki, MDC_SECRETS.inmetro);
+  const token = await cas.getSecret(ownerKey.publicKeySpki, MDC_SECRETS.auditToken);
+  const server = await startCasServer(cas, { port: 0 });
+  const attest = {
+    casUrl: server.url,
+    casRootPem: cas.rootPem,
+    tee: 'sim' as const,
+    measurePath: codeFile,
+    simStateDir: join(dir, 'service-sim'),
+    ...(o.now ? { now: o.now } : {}),
+  };
+  let httpPort = 0;
+  let busPort = 0;
+  const startMdc = async (): Promise<RunningMdc> => {
+    const mdc = await runAttestedMdc({
+      ...attest,
+      dataDir: join(dir, 'mdc'),
+      registryPath: join(dir, 'meters', 'registry.bin'),
+      bind: `tcp://127.0.0.1:${busPort}`,
+      httpHost: '127.0.0.1',
+      httpPort,
+    });
+    httpPort = Number(new URL(mdc.mdc.apiUrl).port);
+    busPort = Number(mdc.mdc.busEndpoint.split(':').pop());
+    return mdc;
+  };
+  let mdc = await startMdc();
+  const aggregators: RunningAggregator[] = [];
+  for (let i = 0; i < (o.aggregators ?? 1); i++) {
+    aggregators.push(
+      await runAttestedAggregator({
+        ...attest,
+        mdcUrls: [mdc.mdc.apiUrl],
+        dataDir: join(dir, `aggregator-${i}`),
+        listenHost: '127.0.0.1',
+        listenPort: 0,
+        requestTimeoutMs: 3000,
+      }),
+    );
+  }
+  const keys = await MeterKeyFile.load(join(dir, 'meters', 'meters.keys'));
+  const profiles = await loadHouseholdProfiles({ households: 4 });
+  const model = createCustomerModel({ meters: o.meters, seed: 7, profiles });
+  const fleet = new MeterFleet({
+    keys,
+    mdcPublicKey: mdcPublicKeyFromHex(provision.mdcPublicKey),
+    model,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.faults ? { faults: o.faults } : {}),
+    ...(o.random ? { random: o.random } : {}),
+  });
+  const links: Link[] = [];
+  for (const a of aggregators) {
+    links.push(await connectLink('127.0.0.1', a.aggregator.linkPort, { onMessages: (_l, m) => fleet.onResults(m) }));
+  }
+  fleet.attach(links);
+  return {
+    dir,
+    casUrl: server.url,
+    casRootPem: cas.rootPem,
+    get mdc() {
+      return mdc;
+    },
+    aggregators,
+    fleet,
+    links,
+    inmetroPublicPem: String(inmetro.fields?.publicPem ?? (inmetro as unknown as Record<string, string>).publicPem),
+    auditToken: String(token.fields?.value ?? (token as unknown as Record<string, string>).value),
+    async restartMdc() {
+      mdc = await startMdc();
+      return mdc;
+    },
+    async close() {
+      for (const l of links) l.close();
+      for (const a of aggregators) await a.close();
+      await mdc.close().catch(() => undefined);
+      fleet.destroy();
+      keys.destroy();
+      await server.close({ deadlineMs: 1000 });
+      await cas.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// End to end on one machine: simulator → aggregator → attested MDC → CascaDB on LMDB, with INMETRO
+// batch signatures, receipts to the meters, exactly-once storage and the audit.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { auditReadings, importInmetroPublicKey } from '../../src/metering/inmetro/index.ts';
+import { type IngestRig, startIngestRig } from './ingest-fixture.ts';
+
+const INTERVAL = 15 * 60_000;
+
+describe('ingestion end to end', () => {
+  let rig: IngestRig;
+  const t0 = Math.floor(Date.now() / INTERVAL) * INTERVAL;
+
+  before(async () => {
+    rig = await startIngestRig({ meters: 60, aggregators: 2 });
+  });
+  after(async () => {
+    await rig?.close();
+  });
+
+  it('establishes a session per meter, and the MDC persists them', async () => {
+    const n = await rig.fleet.handshake();
+    assert.equal(n, 60);
+    assert.equal(rig.mdc.mdc.ingest.sessionCount, 60);
+  });
+
+  it('stores one round exactly once, with a receipt per meter', async () => {
+    const r = await rig.fleet.round(t0, { deadlineMs: 20_000 });
+    assert.equal(r.stored, 60, JSON.stringify(r));
+    assert.equal(r.unacknowledged, 0);
+    assert.equal(await rig.mdc.mdc.store.countReadings(), 60);
+  });
+
+  it('answers a repeated round with duplicate receipts and stores nothing twice', async () => {
+    const r = await rig.fleet.round(t0, { deadlineMs: 20_000 });
+    assert.equal(r.duplicates, 60);
+    assert.equal(r.stored, 0);
+    assert.equal(await rig.mdc.mdc.store.countReadings(), 60);
+  });
+
+  it('stored readings verify with the INMETRO public key', async () => {
+    const publicKey = importInmetroPublicKey(rig.inmetroPublicPem);
+    const store = rig.mdc.mdc.store;
+    const readings = await store.readings('00000007', t0 - INTERVAL, t0);
+    assert.equal(readings.length, 1);
+    const batches = new Map<string, Awaited<ReturnType<typeof store.batch>>>();
+    for (const r of readings) batches.set(String(r.batchId), await store.batch(r.batchId));
+    const report = auditReadings({
+      publicKey,
+      meterId: '00000007',
+      from: t0 - INTERVAL,
+      to: t0,
+      readings,
+      batches: (id) => batches.get(String(id)),
+    });
+    assert.equal(report.ok, true, JSON.stringify(report));
+    assert.equal(report.verified, 1);
+  });
+});
