@@ -40,7 +40,11 @@ export interface AttestOptions {
 }
 
 /** A structured log line sink. */
-export type MeteringLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+export type MeteringLog = (
+  level: 'info' | 'warn' | 'error',
+  msg: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 interface Plumbing {
   readonly attested: AttestedService;
@@ -48,7 +52,12 @@ interface Plumbing {
   readonly close: () => Promise<void>;
 }
 
-async function attestAndBus(name: string, o: AttestOptions, metrics: MetricsRegistry, log: MeteringLog): Promise<Plumbing & { identity: Awaited<ReturnType<typeof createBusIdentity>> }> {
+async function attestAndBus(
+  name: string,
+  o: AttestOptions,
+  metrics: MetricsRegistry,
+  log: MeteringLog,
+): Promise<Plumbing & { identity: Awaited<ReturnType<typeof createBusIdentity>> }> {
   const attested = await startService({
     name,
     casUrl: o.casUrl,
@@ -59,13 +68,20 @@ async function attestAndBus(name: string, o: AttestOptions, metrics: MetricsRegi
     ...(o.signal ? { signal: o.signal } : {}),
     onLeaseError: (err) => log('warn', 'CAS lease renewal failed', { error: err.message }),
   });
-  const cas = createCasClient({ url: o.casUrl, rootPem: o.casRootPem, clientCert: instanceClientCert(attested) });
+  const cas = createCasClient({
+    url: o.casUrl,
+    rootPem: o.casRootPem,
+    clientCert: instanceClientCert(attested),
+  });
   const identity = await createBusIdentity(attested, cas);
   const keyDirectory = createCasKeyDirectory({ cas, channels: ['metering-ingest'] });
   const transport = createZmqTransport({
     keyDirectory,
     metrics,
-    logger: { log: (level, msg, fields) => (level === 'info' ? undefined : log(level, msg, fields as Record<string, unknown>)) },
+    logger: {
+      log: (level, msg, fields) =>
+        level === 'info' ? undefined : log(level, msg, fields as Record<string, unknown>),
+    },
   });
   return {
     attested,
@@ -109,14 +125,23 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
     const secret = (name: string, field: string): string => {
       const v = p.attested.secret(name)[field];
       if (v === undefined || v === '') {
-        throw new MeteringError('ERR_REGISTRY', `the CAS granted no ${name}.${field}: add it to the mdc service's env templates`, { check: name });
+        throw new MeteringError(
+          'ERR_REGISTRY',
+          `the CAS granted no ${name}.${field}: add it to the mdc service's env templates`,
+          { check: name },
+        );
       }
       return v;
     };
     const digest = secret(MDC_SECRETS.registryDigest, 'value').trim();
     const registry = await MeterRegistry.load(o.registryPath, digest);
     const seed = Buffer.from(secret(MDC_SECRETS.identity, 'hex'), 'hex');
-    if (seed.length !== 32) throw new MeteringError('ERR_REGISTRY', 'the mdcIdentity secret is not a 32-byte seed (upload mdc.key from provisioning)', { check: 'mdc-identity' });
+    if (seed.length !== 32)
+      throw new MeteringError(
+        'ERR_REGISTRY',
+        'the mdcIdentity secret is not a 32-byte seed (upload mdc.key from provisioning)',
+        { check: 'mdc-identity' },
+      );
     const identity = ed25519FromSeed(seed);
     seed.fill(0);
     const storageKey = Buffer.from(secret(MDC_SECRETS.storage, 'hex'), 'hex');
@@ -136,6 +161,7 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
       metrics,
       ...(o.now ? { now: o.now } : {}),
       onError: (err) => log('error', 'MDC error', { error: String(err) }),
+      onBatch: (info) => log('info', 'batch handled', info),
     });
     storageKey.fill(0);
     return {
@@ -220,14 +246,20 @@ async function fetchBusInfo(url: string, agent: ReturnType<typeof mtlsAgent>): P
             text += c;
             if (text.length > 4096) req.destroy(new Error('answer too large'));
           });
-          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
         });
         req.on('timeout', () => req.destroy(new Error('timeout')));
         req.on('error', reject);
         req.end();
       });
       const v = JSON.parse(body) as { endpoint?: unknown; curveKey?: unknown };
-      if (typeof v.endpoint !== 'string' || !/^tcp:\/\/[^\s]{1,200}$/.test(v.endpoint) || !isCurveKey(v.curveKey)) {
+      if (
+        typeof v.endpoint !== 'string' ||
+        !/^tcp:\/\/[^\s]{1,200}$/.test(v.endpoint) ||
+        !isCurveKey(v.curveKey)
+      ) {
         throw new Error('the answer has no valid endpoint and CURVE key');
       }
       // An MDC bound to 0.0.0.0 reports that address: reach it at the host of its API URL.
@@ -235,9 +267,13 @@ async function fetchBusInfo(url: string, agent: ReturnType<typeof mtlsAgent>): P
       return { endpoint, curveKey: v.curveKey as string };
     } catch (err) {
       if (attempt >= 20) {
-        throw new MeteringError('ERR_LINK', `cannot get the bus endpoint of the MDC at ${url}: ${(err as Error).message}; is the MDC running and attested?`, {
-          check: 'mdc-bus-info',
-        });
+        throw new MeteringError(
+          'ERR_LINK',
+          `cannot get the bus endpoint of the MDC at ${url}: ${(err as Error).message}; is the MDC running and attested?`,
+          {
+            check: 'mdc-bus-info',
+          },
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -13,7 +13,8 @@ export const MAX_PACKED_COUNT = 20_000;
 
 /** Packs `messages` (each 1..{@link MAX_PACKED_MESSAGE} bytes) into one buffer. */
 export function packMessages(messages: readonly Uint8Array[]): Buffer {
-  if (messages.length > MAX_PACKED_COUNT) throw new RangeError(`at most ${MAX_PACKED_COUNT} messages per pack`);
+  if (messages.length > MAX_PACKED_COUNT)
+    throw new RangeError(`at most ${MAX_PACKED_COUNT} messages per pack`);
   let size = 4;
   for (const m of messages) {
     if (m.length === 0 || m.length > MAX_PACKED_MESSAGE)
@@ -42,7 +43,8 @@ export function unpackMessages(frame: Uint8Array, maxCount = MAX_PACKED_COUNT): 
   for (let i = 0; i < count; i++) {
     if (at + 2 > b.length) bad('pack-truncated', `${b.length} bytes`, `message ${i} header at ${at}`);
     const len = b.readUInt16BE(at);
-    if (len === 0 || len > MAX_PACKED_MESSAGE) bad('pack-message-length', String(len), `1..${MAX_PACKED_MESSAGE}`);
+    if (len === 0 || len > MAX_PACKED_MESSAGE)
+      bad('pack-message-length', String(len), `1..${MAX_PACKED_MESSAGE}`);
     if (at + 2 + len > b.length) bad('pack-truncated', `${b.length} bytes`, `${at + 2 + len}`);
     out[i] = b.subarray(at + 2, at + 2 + len);
     at += 2 + len;

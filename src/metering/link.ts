@@ -86,7 +86,8 @@ class SocketLink implements Link {
   }
 
   async send(messages: readonly Uint8Array[]): Promise<void> {
-    if (this.#closed) throw new MeteringError('ERR_LINK', `link to ${this.peer} is closed`, { check: 'link-open' });
+    if (this.#closed)
+      throw new MeteringError('ERR_LINK', `link to ${this.peer} is closed`, { check: 'link-open' });
     if (messages.length === 0) return;
     const pack = packMessages(messages);
     const head = Buffer.allocUnsafe(4);
@@ -111,7 +112,9 @@ class SocketLink implements Link {
   }
 
   #fail(handlers: LinkHandlers, why: string): void {
-    const error = new MeteringError('ERR_LINK', `link ${this.peer}: ${why}; closing it`, { check: 'link-frame' });
+    const error = new MeteringError('ERR_LINK', `link ${this.peer}: ${why}; closing it`, {
+      check: 'link-frame',
+    });
     this.#socket.destroy();
     this.#closed = true;
     handlers.onClose?.(this, error);
@@ -160,9 +163,13 @@ export async function connectLink(host: string, port: number, handlers: LinkHand
     socket.once('connect', resolve);
     socket.once('error', (err) =>
       reject(
-        new MeteringError('ERR_LINK', `cannot reach the aggregator at ${host}:${port}: ${err.message}; is it running?`, {
-          check: 'link-connect',
-        }),
+        new MeteringError(
+          'ERR_LINK',
+          `cannot reach the aggregator at ${host}:${port}: ${err.message}; is it running?`,
+          {
+            check: 'link-connect',
+          },
+        ),
       ),
     );
   });

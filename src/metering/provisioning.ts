@@ -5,7 +5,7 @@
  *
  * | file | secret | content |
  * |---|---|---|
- * | `meters.keys` | yes (0600) | `SCMKEYS1` ‖ count u32 ‖ first id u32 ‖ count × 32-byte Ed25519 seeds |
+ * | `meters.keys` | yes (0600) | `SCMKEYS2` ‖ count u32 ‖ first id u32 ‖ count × (32-byte Ed25519 seed ‖ 32-byte public key) |
  * | `registry.bin` | no | `SCMREG01` ‖ count u32 ‖ first id u32 ‖ count × 32-byte raw public keys |
  * | `mdc.key` | yes (0600) | the MDC identity's 32-byte Ed25519 seed (upload it to the CAS) |
  * | `provision.json` | no | count, first id, SHA-256 of `registry.bin`, MDC public key, time |
@@ -13,12 +13,22 @@
  * Meter ids are 8 decimal digits, consecutive from the first id. The MDC obtains the registry's
  * digest from the CAS (a user-provided secret) and refuses a registry file that does not match it.
  */
-import { createHash, createPrivateKey, createPublicKey, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ed25519PublicFromRaw, MeteringError } from './protocol/index.ts';
+import { ed25519FromSeedAndPublic } from './protocol/keys.ts';
 
-const KEYS_MAGIC = Buffer.from('SCMKEYS1');
+const KEYS_MAGIC = Buffer.from('SCMKEYS2');
+const KEY_ENTRY = 64;
 const REGISTRY_MAGIC = Buffer.from('SCMREG01');
 const HEADER = 16;
 const ED25519_PKCS8 = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -38,7 +48,8 @@ export interface ProvisionResult {
 
 /** The meter id (8 decimal digits) of a number. */
 export function meterIdOf(n: number): string {
-  if (!Number.isInteger(n) || n < 1 || n > 99_999_999) throw new RangeError(`meter number ${n} is not 1..99999999`);
+  if (!Number.isInteger(n) || n < 1 || n > 99_999_999)
+    throw new RangeError(`meter number ${n} is not 1..99999999`);
   return String(n).padStart(8, '0');
 }
 
@@ -72,11 +83,20 @@ export async function provisionMeters(o: {
   if (!Number.isInteger(firstId) || firstId < 1 || firstId + o.count - 1 > 99_999_999)
     throw new RangeError('meter ids are 8 digits: first id + count - 1 must be at most 99999999');
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
-  const seedOf = (i: number): Buffer =>
-    o.seed === undefined
-      ? randomBytes(32)
-      : Buffer.from(hkdfSync('sha256', o.seed, 'securecloud/meters', `meter/${firstId + i}`, 32));
-  const keys = Buffer.alloc(HEADER + 32 * o.count);
+  // Random keys come from generateKeyPairSync (fast); seeded ones (reproducible test fleets, never
+  // real meters) are derived with HKDF and go through the slower DER import.
+  const keyOf = (i: number): { seed: Buffer; pub: Buffer } => {
+    if (o.seed === undefined) {
+      const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+      return {
+        seed: Buffer.from(jwk.d as string, 'base64url'),
+        pub: Buffer.from(jwk.x as string, 'base64url'),
+      };
+    }
+    const seed = Buffer.from(hkdfSync('sha256', o.seed, 'securecloud/meters', `meter/${firstId + i}`, 32));
+    return { seed, pub: ed25519PublicRaw(seed) };
+  };
+  const keys = Buffer.alloc(HEADER + KEY_ENTRY * o.count);
   const registry = Buffer.alloc(HEADER + 32 * o.count);
   for (const [b, magic] of [
     [keys, KEYS_MAGIC],
@@ -87,9 +107,10 @@ export async function provisionMeters(o: {
     b.writeUInt32BE(firstId, 12);
   }
   for (let i = 0; i < o.count; i++) {
-    const seed = seedOf(i);
-    seed.copy(keys, HEADER + 32 * i);
-    ed25519PublicRaw(seed).copy(registry, HEADER + 32 * i);
+    const { seed, pub } = keyOf(i);
+    seed.copy(keys, HEADER + KEY_ENTRY * i);
+    pub.copy(keys, HEADER + KEY_ENTRY * i + 32);
+    pub.copy(registry, HEADER + 32 * i);
     seed.fill(0);
     if ((i + 1) % 10_000 === 0 || i + 1 === o.count) {
       o.onProgress?.(i + 1, o.count);
@@ -97,7 +118,10 @@ export async function provisionMeters(o: {
       await new Promise((r) => setImmediate(r));
     }
   }
-  const mdcSeed = o.seed === undefined ? randomBytes(32) : Buffer.from(hkdfSync('sha256', o.seed, 'securecloud/meters', 'mdc', 32));
+  const mdcSeed =
+    o.seed === undefined
+      ? randomBytes(32)
+      : Buffer.from(hkdfSync('sha256', o.seed, 'securecloud/meters', 'mdc', 32));
   const registrySha256 = createHash('sha256').update(registry).digest('hex');
   const mdcPublicKey = ed25519PublicRaw(mdcSeed).toString('hex');
   await writeAtomic(join(o.dir, 'meters.keys'), keys, 0o600);
@@ -161,10 +185,18 @@ export class MeterRegistry {
       );
     }
     if (bytes.length < HEADER || !bytes.subarray(0, 8).equals(REGISTRY_MAGIC))
-      throw new MeteringError('ERR_REGISTRY', 'not a meter registry (bad magic): expected registry.bin from `securecloud meters provision`', { check: 'registry-magic' });
+      throw new MeteringError(
+        'ERR_REGISTRY',
+        'not a meter registry (bad magic): expected registry.bin from `securecloud meters provision`',
+        { check: 'registry-magic' },
+      );
     const count = bytes.readUInt32BE(8);
     if (bytes.length !== HEADER + 32 * count)
-      throw new MeteringError('ERR_REGISTRY', `meter registry is ${bytes.length} bytes, expected ${HEADER + 32 * count} for ${count} meters`, { check: 'registry-length' });
+      throw new MeteringError(
+        'ERR_REGISTRY',
+        `meter registry is ${bytes.length} bytes, expected ${HEADER + 32 * count} for ${count} meters`,
+        { check: 'registry-length' },
+      );
     return new MeterRegistry(bytes, sha256);
   }
 
@@ -203,16 +235,25 @@ export class MeterKeyFile {
   static async load(path: string): Promise<MeterKeyFile> {
     const bytes = await readFile(path);
     if (bytes.length < HEADER || !bytes.subarray(0, 8).equals(KEYS_MAGIC))
-      throw new MeteringError('ERR_REGISTRY', `${path} is not a meter key file: run \`securecloud meters provision\``, { check: 'keys-magic' });
-    if (bytes.length !== HEADER + 32 * bytes.readUInt32BE(8))
+      throw new MeteringError(
+        'ERR_REGISTRY',
+        `${path} is not a meter key file: run \`securecloud meters provision\``,
+        { check: 'keys-magic' },
+      );
+    if (bytes.length !== HEADER + KEY_ENTRY * bytes.readUInt32BE(8))
       throw new MeteringError('ERR_REGISTRY', `${path} is truncated`, { check: 'keys-length' });
     return new MeterKeyFile(bytes);
   }
 
   /** The Ed25519 private key of meter `index` (0-based); made on demand, not cached. */
   privateKey(index: number): KeyObject {
-    if (!Number.isInteger(index) || index < 0 || index >= this.count) throw new RangeError(`meter index ${index} out of range`);
-    return ed25519FromSeed(this.#seeds.subarray(32 * index, 32 * index + 32));
+    if (!Number.isInteger(index) || index < 0 || index >= this.count)
+      throw new RangeError(`meter index ${index} out of range`);
+    const at = KEY_ENTRY * index;
+    return ed25519FromSeedAndPublic(
+      this.#seeds.subarray(at, at + 32),
+      this.#seeds.subarray(at + 32, at + 64),
+    );
   }
 
   /** Zeroes the seeds. */
@@ -224,15 +265,11 @@ export class MeterKeyFile {
 /** Reads `mdc.key` (32-byte seed) into the MDC identity private key. */
 export async function loadMdcIdentity(path: string): Promise<KeyObject> {
   const seed = await readFile(path);
-  if (seed.length !== 32) throw new MeteringError('ERR_REGISTRY', `${path} is not a 32-byte MDC key seed`, { check: 'mdc-key' });
+  if (seed.length !== 32)
+    throw new MeteringError('ERR_REGISTRY', `${path} is not a 32-byte MDC key seed`, { check: 'mdc-key' });
   try {
     return ed25519FromSeed(seed);
   } finally {
     seed.fill(0);
   }
-}
-
-/** Writes a small JSON helper file (used by the CLI). */
-export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -5,12 +5,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CasService, generateUserKey, loadUserKey, signPolicy, startCasServer } from '../../src/cas/index.ts';
-import { type RunningAggregator, type RunningMdc, runAttestedAggregator, runAttestedMdc } from '../../src/metering/attested.ts';
+import {
+  type RunningAggregator,
+  type RunningMdc,
+  runAttestedAggregator,
+  runAttestedMdc,
+} from '../../src/metering/attested.ts';
 import { connectLink, type Link } from '../../src/metering/link.ts';
 import { MDC_SECRETS, meteringPolicySections } from '../../src/metering/policy.ts';
 import { MeterKeyFile, provisionMeters } from '../../src/metering/provisioning.ts';
-import { createCustomerModel } from '../../src/metering/simulator/model.ts';
 import { loadHouseholdProfiles } from '../../src/metering/simulator/household-data.ts';
+import { createCustomerModel } from '../../src/metering/simulator/model.ts';
 import { MeterFleet, mdcPublicKeyFromHex } from '../../src/metering/simulator/simulator.ts';
 import { createSimBackend, measureService } from '../../src/tee/index.ts';
 
@@ -37,7 +42,7 @@ export async function startIngestRig(o: {
   random?: () => number;
 }): Promise<IngestRig> {
   const dir = await mkdtemp(join(tmpdir(), 'sc-ingest-'));
-  const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters, seed: 'ingest-test' });
+  const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters });
   const codeFile = join(dir, 'service.js');
   await writeFile(codeFile, 'console.log("metering");\n');
   const { measurement } = await measureService(codeFile);
@@ -55,8 +60,16 @@ export async function startIngestRig(o: {
     ...sections,
   });
   await cas.applyPolicy(text, [{ user: 'owner', signature: signPolicy(text, ownerKey.privateKey) }]);
-  await cas.putSecret(ownerKey.publicKeySpki, MDC_SECRETS.identity, await readFile(join(dir, 'meters', 'mdc.key')));
-  await cas.putSecret(ownerKey.publicKeySpki, MDC_SECRETS.registryDigest, Buffer.from(provision.registrySha256));
+  await cas.putSecret(
+    ownerKey.publicKeySpki,
+    MDC_SECRETS.identity,
+    await readFile(join(dir, 'meters', 'mdc.key')),
+  );
+  await cas.putSecret(
+    ownerKey.publicKeySpki,
+    MDC_SECRETS.registryDigest,
+    Buffer.from(provision.registrySha256),
+  );
   const inmetro = await cas.getSecret(ownerKey.publicKeySpki, MDC_SECRETS.inmetro);
   const token = await cas.getSecret(ownerKey.publicKeySpki, MDC_SECRETS.auditToken);
   const server = await startCasServer(cas, { port: 0 });
@@ -78,6 +91,14 @@ export async function startIngestRig(o: {
       bind: `tcp://127.0.0.1:${busPort}`,
       httpHost: '127.0.0.1',
       httpPort,
+      ...(process.env.SC_INGEST_DEBUG
+        ? {
+            log: (level: string, msg: string, f?: object) =>
+              process.stderr.write(
+                `${performance.now().toFixed(0)} mdc ${level} ${msg} ${JSON.stringify(f)}\n`,
+              ),
+          }
+        : {}),
     });
     httpPort = Number(new URL(mdc.mdc.apiUrl).port);
     busPort = Number(mdc.mdc.busEndpoint.split(':').pop());
@@ -110,7 +131,9 @@ export async function startIngestRig(o: {
   });
   const links: Link[] = [];
   for (const a of aggregators) {
-    links.push(await connectLink('127.0.0.1', a.aggregator.linkPort, { onMessages: (_l, m) => fleet.onResults(m) }));
+    links.push(
+      await connectLink('127.0.0.1', a.aggregator.linkPort, { onMessages: (_l, m) => fleet.onResults(m) }),
+    );
   }
   fleet.attach(links);
   return {
@@ -123,7 +146,9 @@ export async function startIngestRig(o: {
     aggregators,
     fleet,
     links,
-    inmetroPublicPem: String(inmetro.fields?.publicPem ?? (inmetro as unknown as Record<string, string>).publicPem),
+    inmetroPublicPem: String(
+      inmetro.fields?.publicPem ?? (inmetro as unknown as Record<string, string>).publicPem,
+    ),
     auditToken: String(token.fields?.value ?? (token as unknown as Record<string, string>).value),
     async restartMdc() {
       mdc = await startMdc();

@@ -12,6 +12,7 @@ import type { BusIdentity, DealerSocket, Transport } from '../../bus/index.ts';
 import { BusError } from '../../bus/index.ts';
 import type { MetricsRegistry } from '../../platform/index.ts';
 import { packMessages, unpackMessages } from '../framing.ts';
+import { pushTo } from '../group.ts';
 import { decodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { type Link, type LinkServer, listenLinks } from '../link.ts';
 import { INGEST_CHANNEL, INGEST_KIND } from '../mdc/mdc-service.ts';
@@ -146,9 +147,7 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
       }
       const link = meterLinks.get(meterId);
       if (link === undefined || link.closed) continue;
-      let list = byLink.get(link);
-      if (list === undefined) byLink.set(link, (list = []));
-      list.push(r);
+      pushTo(byLink, link, r);
     }
     for (const [link, list] of byLink) void link.send(list).catch(() => undefined);
   };
@@ -173,27 +172,32 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
       meterLinks.set(meterId, link);
       const shard = shardOf(meterId);
       const target = type === 'dataUp' ? reports : hs;
-      let list = target.get(shard);
-      if (list === undefined) target.set(shard, (list = []));
-      list.push(m);
+      pushTo(target, shard, m);
     }
     for (const [shard, list] of hs) {
       const req = nextReq++;
       handshakes.set(req, { shard: shard.index, sentAt: Date.now() });
-      void shard.dealer
-        .send([KIND_BYTES, reqIdBytes(req), packMessages(list)])
-        .catch((err) => log('warn', 'handshake relay failed; meters will retry', { shard: shard.index, error: String(err) }));
+      void shard.dealer.send([KIND_BYTES, reqIdBytes(req), packMessages(list)]).catch((err) =>
+        log('warn', 'handshake relay failed; meters will retry', {
+          shard: shard.index,
+          error: String(err),
+        }),
+      );
     }
     for (const [shard, list] of reports) {
       shard.queue.append(list).then(
         () => shard.notify(),
         (err) => {
           stats.queueFull += list.length;
-          log('warn', 'report envelopes dropped: the disk queue refused them (meters resend unacknowledged reports)', {
-            shard: shard.index,
-            count: list.length,
-            error: (err as Error).message,
-          });
+          log(
+            'warn',
+            'report envelopes dropped: the disk queue refused them (meters resend unacknowledged reports)',
+            {
+              shard: shard.index,
+              count: list.length,
+              error: (err as Error).message,
+            },
+          );
         },
       );
     }
@@ -265,7 +269,10 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
       const now = Date.now();
       for (const [req, f] of shard.inflight) {
         if (now - f.sentAt > timeoutMs) {
-          log('warn', 'MDC did not answer; resending from the disk queue', { shard: shard.index, request: req });
+          log('warn', 'MDC did not answer; resending from the disk queue', {
+            shard: shard.index,
+            request: req,
+          });
           stats.resent += f.ids.length;
           shard.inflight.clear();
           rewind(shard);
@@ -318,12 +325,25 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
   };
 
   const loops = shards.flatMap((s) => [receiveLoop(s), sendLoop(s)]);
-  const pendingGauge = o.metrics.gauge('securecloud_aggregator_queue_pending', 'Report envelopes on disk not yet acknowledged by the MDC.', ['shard']);
-  const counters = o.metrics.gauge('securecloud_aggregator_envelopes_total', 'Envelopes by stage.', ['stage']);
+  const pendingGauge = o.metrics.gauge(
+    'securecloud_aggregator_queue_pending',
+    'Report envelopes on disk not yet acknowledged by the MDC.',
+    ['shard'],
+  );
+  const counters = o.metrics.gauge('securecloud_aggregator_envelopes_total', 'Envelopes by stage.', [
+    'stage',
+  ]);
   const linksGauge = o.metrics.gauge('securecloud_aggregator_links', 'Meter links connected.');
   o.metrics.onCollect(() => {
     for (const s of shards) pendingGauge.set({ shard: s.index }, s.queue.pending);
-    for (const stage of ['received', 'forwarded', 'acknowledged', 'resent', 'malformed', 'queueFull'] as const)
+    for (const stage of [
+      'received',
+      'forwarded',
+      'acknowledged',
+      'resent',
+      'malformed',
+      'queueFull',
+    ] as const)
       counters.set({ stage }, stats[stage]);
     linksGauge.set({}, linkServer.links.size);
   });

@@ -143,16 +143,24 @@ export class MdcIngest {
           const opened = this.#endpoint.open(m, { commit: false });
           const counterKey = `${opened.sessionId}:${opened.counter}`;
           if (counters.has(counterKey)) {
-            throw new MeteringError('ERR_ENVELOPE_REPLAYED', `envelope counter ${opened.counter} twice in one batch`, {
-              check: 'counter',
-              value: String(opened.counter),
-            });
+            throw new MeteringError(
+              'ERR_ENVELOPE_REPLAYED',
+              `envelope counter ${opened.counter} twice in one batch`,
+              {
+                check: 'counter',
+                value: String(opened.counter),
+              },
+            );
           }
           counters.add(counterKey);
           if (opened.block[0] !== CMD_INSTANTANEOUS) {
-            throw new MeteringError('ERR_BLOCK_CODE', `report block has code ${opened.block[0]}, expected 0x14`, {
-              check: 'report-code',
-            });
+            throw new MeteringError(
+              'ERR_BLOCK_CODE',
+              `report block has code ${opened.block[0]}, expected 0x14`,
+              {
+                check: 'report-code',
+              },
+            );
           }
           const q = decodeInstantaneousResponse(opened.block);
           this.#validate(q, now);
@@ -201,9 +209,11 @@ export class MdcIngest {
     } catch (err) {
       // Nothing was stored and no counter recorded: the whole batch can be resent.
       this.counters.retries += 1;
-      const reason = err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
+      const reason =
+        err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
       for (const c of candidates) results[c.index] = encodeResult('retry', c.q.meterSerial, reason);
-      for (const i of finishes) results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
+      for (const i of finishes)
+        results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
       return results;
     }
     this.counters.handshakes += sessions.length;
@@ -234,10 +244,18 @@ export class MdcIngest {
 
   #validate(q: InstantaneousQuantities, now: number): void {
     if (q.timestamp % INTERVAL_MS !== 0) {
-      invalid('interval-grid', new Date(q.timestamp).toISOString(), 'the end of a 15-minute interval (meter clock skewed?)');
+      invalid(
+        'interval-grid',
+        new Date(q.timestamp).toISOString(),
+        'the end of a 15-minute interval (meter clock skewed?)',
+      );
     }
     if (q.timestamp > now + this.#maxFuture) {
-      invalid('clock-skew', new Date(q.timestamp).toISOString(), `at most ${this.#maxFuture / 60_000} min after ${new Date(now).toISOString()}`);
+      invalid(
+        'clock-skew',
+        new Date(q.timestamp).toISOString(),
+        `at most ${this.#maxFuture / 60_000} min after ${new Date(now).toISOString()}`,
+      );
     }
     if (q.timestamp < now - this.#maxAge) {
       invalid('too-old', new Date(q.timestamp).toISOString(), `within ${this.#maxAge / 86_400_000} days`);

@@ -73,7 +73,10 @@ function deriveKeys(storageKey: Uint8Array): { page: Buffer; value: Buffer } {
 }
 
 /** Opens the MDC database (LMDB with page encryption, secure store on top). */
-export async function openMdcDatabase(dataDir: string, storageKey: Uint8Array): Promise<{ db: Database; engine: StorageEngine }> {
+export async function openMdcDatabase(
+  dataDir: string,
+  storageKey: Uint8Array,
+): Promise<{ db: Database; engine: StorageEngine }> {
   const keys = deriveKeys(storageKey);
   const lmdb = await createLmdbEngine({ path: join(dataDir, 'db'), encryptionKey: keys.page });
   const engine = createSecureStore(lmdb, createKeyring({ keys: [{ id: 1, key: keys.value }] }), {
@@ -93,13 +96,27 @@ export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
   const ingest = new MdcIngest({ ...o, store });
   const restoredSessions = await ingest.restoreSessions();
   const m = o.metrics;
-  const batchSeconds = m.histogram('securecloud_mdc_batch_seconds', 'Time to handle one batch from an aggregator.');
-  const readingsStored = m.gauge('securecloud_mdc_readings_stored_total', 'Readings stored since start (exactly once).');
-  const duplicates = m.gauge('securecloud_mdc_duplicates_total', 'Reports already stored (answered with a duplicate receipt).');
-  const refusals = m.gauge('securecloud_mdc_refusals_total', 'Refused messages by reason (error code).', ['reason']);
+  const batchSeconds = m.histogram(
+    'securecloud_mdc_batch_seconds',
+    'Time to handle one batch from an aggregator.',
+  );
+  const readingsStored = m.gauge(
+    'securecloud_mdc_readings_stored_total',
+    'Readings stored since start (exactly once).',
+  );
+  const duplicates = m.gauge(
+    'securecloud_mdc_duplicates_total',
+    'Reports already stored (answered with a duplicate receipt).',
+  );
+  const refusals = m.gauge('securecloud_mdc_refusals_total', 'Refused messages by reason (error code).', [
+    'reason',
+  ]);
   const sessions = m.gauge('securecloud_mdc_sessions', 'Meters with an established session.');
   const handshakes = m.gauge('securecloud_mdc_handshakes_total', 'Sessions established since start.');
-  const retries = m.gauge('securecloud_mdc_store_retries_total', 'Batches answered retry because the store failed.');
+  const retries = m.gauge(
+    'securecloud_mdc_store_retries_total',
+    'Batches answered retry because the store failed.',
+  );
   m.onCollect(() => {
     const c = ingest.counters;
     readingsStored.set({}, c.stored);
@@ -124,42 +141,63 @@ export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
     const [rid, kind, reqId, pack] = frames;
     if (rid === undefined || kind === undefined || reqId === undefined || pack === undefined) return;
     if (Buffer.from(kind).toString() !== INGEST_KIND || reqId.length > 32) return;
-    const done = (chain = chain.then(async () => {
-      const t = performance.now();
-      let messages: Buffer[];
-      try {
-        messages = unpackMessages(pack);
-      } catch {
-        ingest.counters.refusals.set('ERR_ENVELOPE_MALFORMED', (ingest.counters.refusals.get('ERR_ENVELOPE_MALFORMED') ?? 0) + 1);
-        return;
-      }
-      const before = ingest.counters.stored;
-      const results = await ingest.handle(messages);
-      const seconds = (performance.now() - t) / 1000;
-      batchSeconds.observe({}, seconds);
-      o.onBatch?.({ messages: messages.length, stored: ingest.counters.stored - before, seconds });
-      await router.send([rid, kind, reqId, packMessages(results)]).catch((err) => o.onError?.(err));
-    }));
-    await done.catch((err) => o.onError?.(err));
+    chain = chain
+      .then(async () => {
+        const t = performance.now();
+        let messages: Buffer[];
+        try {
+          messages = unpackMessages(pack);
+        } catch {
+          ingest.counters.refusals.set(
+            'ERR_ENVELOPE_MALFORMED',
+            (ingest.counters.refusals.get('ERR_ENVELOPE_MALFORMED') ?? 0) + 1,
+          );
+          return;
+        }
+        const before = ingest.counters.stored;
+        const results = await ingest.handle(messages);
+        const seconds = (performance.now() - t) / 1000;
+        batchSeconds.observe({}, seconds);
+        o.onBatch?.({ messages: messages.length, stored: ingest.counters.stored - before, seconds });
+        await router.send([rid, kind, reqId, packMessages(results)]).catch((err) => o.onError?.(err));
+      })
+      .catch((err) => o.onError?.(err));
+    await chain;
   });
 
   const api = new HttpRouter();
   healthRoute(api, () => ({ sessions: ingest.sessionCount, readingsStored: ingest.counters.stored }));
   metricsRoute(api, m);
-  api.get('/v1/bus', () => ({ json: { channel: INGEST_CHANNEL, endpoint: busEndpoint, curveKey: o.busIdentity.publicKey } }));
+  api.get('/v1/bus', () => ({
+    json: { channel: INGEST_CHANNEL, endpoint: busEndpoint, curveKey: o.busIdentity.publicKey },
+  }));
   const token = Buffer.from(o.auditToken);
   api.get('/v1/readings', async (req) => {
     const auth = Buffer.from(String(req.headers.authorization ?? ''));
     const expected = Buffer.concat([Buffer.from('Bearer '), token]);
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
-      throw new HttpError(401, 'ERR_UNAUTHORIZED', 'the readings API needs "Authorization: Bearer <audit token>" (CAS secret auditToken)');
+      throw new HttpError(
+        401,
+        'ERR_UNAUTHORIZED',
+        'the readings API needs "Authorization: Bearer <audit token>" (CAS secret auditToken)',
+      );
     }
     const meter = req.query.get('meter') ?? '';
     const from = Number(req.query.get('from'));
     const to = Number(req.query.get('to'));
-    if (!/^[0-9]{1,8}$/.test(meter)) throw new HttpError(400, 'ERR_BAD_REQUEST', 'meter must be 1 to 8 digits');
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to <= from || to - from > 366 * 86_400_000) {
-      throw new HttpError(400, 'ERR_BAD_REQUEST', 'from and to are UTC ms with from < to, at most a year apart');
+    if (!/^[0-9]{1,8}$/.test(meter))
+      throw new HttpError(400, 'ERR_BAD_REQUEST', 'meter must be 1 to 8 digits');
+    if (
+      !Number.isSafeInteger(from) ||
+      !Number.isSafeInteger(to) ||
+      to <= from ||
+      to - from > 366 * 86_400_000
+    ) {
+      throw new HttpError(
+        400,
+        'ERR_BAD_REQUEST',
+        'from and to are UTC ms with from < to, at most a year apart',
+      );
     }
     if (from % INTERVAL_MS !== 0 || to % INTERVAL_MS !== 0) {
       throw new HttpError(400, 'ERR_BAD_REQUEST', 'from and to must lie on the 15-minute grid');

@@ -4,14 +4,14 @@
  * `reading_batch` (the signed Merkle batches) and `meter_session` (established sessions, so that a
  * restarted MDC serves meters without new handshakes; the store seals every value).
  */
-import type { BatchId, SignedBatch } from '../inmetro/index.ts';
-import type { StoredReading } from '../inmetro/index.ts';
+
+import type { Database, PreparedStatement, Session } from '../../sql/index.ts';
+import type { BatchId, SignedBatch, StoredReading } from '../inmetro/index.ts';
 import {
   INSTANTANEOUS_FLOAT_FIELDS,
   type InstantaneousQuantities,
   type MdcSessionRecord,
 } from '../protocol/index.ts';
-import type { Database, PreparedStatement, Session } from '../../sql/index.ts';
 
 const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const FLOAT_NAMES = INSTANTANEOUS_FLOAT_FIELDS.map((f) => f.name);
@@ -82,7 +82,12 @@ export class ReadingStore {
   private constructor(
     db: Database,
     s: Session,
-    st: { exists: PreparedStatement; insert: PreparedStatement; batch: PreparedStatement; session: PreparedStatement },
+    st: {
+      exists: PreparedStatement;
+      insert: PreparedStatement;
+      batch: PreparedStatement;
+      session: PreparedStatement;
+    },
     nextBatch: bigint,
   ) {
     this.#db = db;
@@ -142,12 +147,24 @@ export class ReadingStore {
   }
 
   /** Inserts readings and their signed batch (call inside {@link transaction}). */
-  async insertBatch(batch: SignedBatch & { batchId: bigint }, rows: readonly ReadingRow[], receivedAt: number): Promise<void> {
+  async insertBatch(
+    batch: SignedBatch & { batchId: bigint },
+    rows: readonly ReadingRow[],
+    receivedAt: number,
+  ): Promise<void> {
     for (const r of rows) {
       const q = r.q as unknown as Record<string, number>;
       const params: unknown[] = [Number(q.meterSerial), q.timestamp];
       for (const name of FLOAT_NAMES) params.push(q[name]);
-      params.push(r.q.activeEnergyWh, r.q.reactiveEnergyVarh, r.block, batch.batchId, r.leaf, r.proof, receivedAt);
+      params.push(
+        r.q.activeEnergyWh,
+        r.q.reactiveEnergyVarh,
+        r.block,
+        batch.batchId,
+        r.leaf,
+        r.proof,
+        receivedAt,
+      );
       await this.#insert.query(params);
     }
     await this.#insertBatch.query([
@@ -164,15 +181,31 @@ export class ReadingStore {
 
   /** Persists an established session (keys are sealed by the secure store under the table's key). */
   async saveSession(r: MdcSessionRecord): Promise<void> {
-    await this.#upsertSession.query([Number(r.meterId), r.sessionId, r.establishedAt, r.lastHelloTime, r.up, r.down]);
+    await this.#upsertSession.query([
+      Number(r.meterId),
+      r.sessionId,
+      r.establishedAt,
+      r.lastHelloTime,
+      r.up,
+      r.down,
+    ]);
   }
 
   /** Every persisted session (at start-up). */
   async *sessions(): AsyncGenerator<MdcSessionRecord> {
     for await (const row of this.#db
       .session()
-      .stream('SELECT meter_id, session_id, established_at, last_hello, up_key, down_key FROM meter_session')) {
-      const [meter, sessionId, establishedAt, lastHello, up, down] = row as [bigint, string, bigint, bigint, Uint8Array, Uint8Array];
+      .stream(
+        'SELECT meter_id, session_id, established_at, last_hello, up_key, down_key FROM meter_session',
+      )) {
+      const [meter, sessionId, establishedAt, lastHello, up, down] = row as [
+        bigint,
+        string,
+        bigint,
+        bigint,
+        Uint8Array,
+        Uint8Array,
+      ];
       yield {
         meterId: String(meter).padStart(8, '0'),
         sessionId,
@@ -192,14 +225,22 @@ export class ReadingStore {
 
   /** A meter's readings over (from, to], as the audit needs them. */
   async readings(meterId: string, from: number, to: number): Promise<StoredReading[]> {
-    const cols = ['ts', ...FLOAT_COLUMNS, 'active_energy_wh', 'reactive_energy_varh', 'block', 'batch_id', 'leaf', 'proof'];
+    const cols = [
+      'ts',
+      ...FLOAT_COLUMNS,
+      'active_energy_wh',
+      'reactive_energy_varh',
+      'block',
+      'batch_id',
+      'leaf',
+      'proof',
+    ];
     const r = await this.#db
       .session()
-      .query(`SELECT ${cols.join(', ')} FROM reading WHERE meter_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts`, [
-        Number(meterId),
-        from,
-        to,
-      ]);
+      .query(
+        `SELECT ${cols.join(', ')} FROM reading WHERE meter_id = $1 AND ts > $2 AND ts <= $3 ORDER BY ts`,
+        [Number(meterId), from, to],
+      );
     return r.rows.map((row) => {
       const values: Record<string, number> = {};
       FLOAT_NAMES.forEach((name, i) => {
@@ -224,9 +265,10 @@ export class ReadingStore {
   async batch(batchId: BatchId): Promise<SignedBatch | undefined> {
     const r = await this.#db
       .session()
-      .query('SELECT batch_id, signer, created_at, count, root, key_id, signature FROM reading_batch WHERE batch_id = $1', [
-        BigInt(batchId),
-      ]);
+      .query(
+        'SELECT batch_id, signer, created_at, count, root, key_id, signature FROM reading_batch WHERE batch_id = $1',
+        [BigInt(batchId)],
+      );
     const row = r.rows[0];
     if (row === undefined) return undefined;
     return {

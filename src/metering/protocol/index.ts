@@ -51,8 +51,21 @@ export {
   type LoadProfileRecord,
   type LoadProfileRequest,
 } from './load-profile.ts';
-export { MdcEndpoint, type MdcEndpointOptions, type MdcSessionRecord, type OpenedEnvelope } from './mdc-endpoint.ts';
+export {
+  MdcEndpoint,
+  type MdcEndpointOptions,
+  type MdcSessionRecord,
+  type OpenedEnvelope,
+} from './mdc-endpoint.ts';
 export { MeterEndpoint, type MeterEndpointOptions } from './meter-endpoint.ts';
+export {
+  CMD_RECEIPT,
+  decodeReceiptCommand,
+  encodeReceiptCommand,
+  RECEIPT_STATUS,
+  type Receipt,
+  type ReceiptStatus,
+} from './receipt.ts';
 export {
   CMD_REGISTERS,
   decodeRegistersCommand,
@@ -61,7 +74,14 @@ export {
   encodeRegistersCommand,
   encodeRegistersResponse,
 } from './registers.ts';
-export { DEFAULT_SESSION_LIMITS, type Direction, openData, parseDataHeader, type SessionLimits, sealData } from './secure-session.ts';
+export {
+  DEFAULT_SESSION_LIMITS,
+  type Direction,
+  openData,
+  parseDataHeader,
+  type SessionLimits,
+  sealData,
+} from './secure-session.ts';
 export {
   ACCEPT_LENGTH,
   DATA_DOWN_LENGTH,
@@ -73,11 +93,3 @@ export {
   type MessageType,
   messageType,
 } from './wire.ts';
-export {
-  CMD_RECEIPT,
-  decodeReceiptCommand,
-  encodeReceiptCommand,
-  RECEIPT_STATUS,
-  type Receipt,
-  type ReceiptStatus,
-} from './receipt.ts';

@@ -9,7 +9,7 @@ import {
   verifyFinish,
   verifyHello,
 } from './handshake.ts';
-import { mdcKeyId, x25519FromSeed } from './keys.ts';
+import { mdcKeyId, randomX25519, x25519FromSeed } from './keys.ts';
 import {
   DEFAULT_SESSION_LIMITS,
   parseDataHeader,
@@ -135,7 +135,7 @@ export class MdcEndpoint {
     if (h.time <= state.lastHelloTime) {
       refuse('ERR_HANDSHAKE_REPLAYED', 'hello-time', String(h.time), `> ${state.lastHelloTime}`);
     }
-    const ephemeral = x25519FromSeed(this.#random(32));
+    const ephemeral = this.#random === nodeRandomBytes ? randomX25519() : x25519FromSeed(this.#random(32));
     const sessionId = Buffer.from(this.#random(8));
     const accept = buildAccept({ hello, meterId: h.meterId, sessionId, mdcKey: this.#privateKey, ephemeral });
     let keys: { up: Buffer; down: Buffer };

@@ -2,7 +2,7 @@ import { type KeyObject, randomBytes as nodeRandomBytes } from 'node:crypto';
 import { decodeCommandFrame } from './block.ts';
 import { MeteringError } from './errors.ts';
 import { buildFinish, buildHello, deriveSessionKeys, parseAccept, verifyAccept } from './handshake.ts';
-import { x25519FromSeed } from './keys.ts';
+import { randomX25519, x25519FromSeed } from './keys.ts';
 import {
   DEFAULT_SESSION_LIMITS,
   parseDataHeader,
@@ -70,7 +70,7 @@ export class MeterEndpoint {
 
   /** Starts a handshake: a fresh ephemeral key and a signed hello (118 bytes) for the MDC. */
   startHandshake(): Uint8Array {
-    const ephemeral = x25519FromSeed(this.#random(32));
+    const ephemeral = this.#random === nodeRandomBytes ? randomX25519() : x25519FromSeed(this.#random(32));
     // Hello times must strictly increase at the MDC, even if the clock stalls.
     const time = Math.max(this.#now(), this.#lastHelloTime + 1);
     this.#lastHelloTime = time;

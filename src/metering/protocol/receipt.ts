@@ -46,7 +46,8 @@ export function decodeReceiptCommand(block: Uint8Array): Receipt {
   if (status === undefined) throw fieldError('receipt-status', String(p[0]), '0 (stored) or 1 (duplicate)');
   const timestamp = decodeBcdTime(p, 1, 'timestamp');
   const counter = new DataView(p.buffer, p.byteOffset, p.byteLength).getBigUint64(1 + BCD_TIME_LENGTH);
-  if (counter > BigInt(Number.MAX_SAFE_INTEGER)) throw fieldError('receipt-counter', String(counter), '< 2^53');
+  if (counter > BigInt(Number.MAX_SAFE_INTEGER))
+    throw fieldError('receipt-counter', String(counter), '< 2^53');
   assertZero(p, USED, p.length, 'params');
   return { readerSerial: frame.readerSerial, status, timestamp, counter: Number(counter) };
 }

@@ -194,7 +194,9 @@ export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array)
     const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.direction, header.counter));
     decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
     decipher.setAuthTag(bytes.subarray(end));
-    return new Uint8Array(Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]));
+    return new Uint8Array(
+      Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]),
+    );
   } catch (cause) {
     throw new MeteringError(
       'ERR_ENVELOPE_TAMPERED',

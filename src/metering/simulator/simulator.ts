@@ -5,7 +5,8 @@
  * link i mod M). Every 15 simulated minutes each meter seals its 0x14 phasor report; a report without
  * a receipt is resent under a new counter. Optional faults: drop, delay, duplicate, clock skew.
  */
-import { createPublicKey, type KeyObject, randomBytes } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { pushTo } from '../group.ts';
 import { decodeResult } from '../ingest-wire.ts';
 import type { Link } from '../link.ts';
 import {
@@ -17,12 +18,13 @@ import {
 } from '../protocol/handshake.ts';
 import {
   decodeReceiptCommand,
+  ed25519PublicFromRaw,
   encodeInstantaneousResponse,
   openData,
   parseDataHeader,
   sealData,
 } from '../protocol/index.ts';
-import { x25519FromSeed } from '../protocol/keys.ts';
+import { randomX25519 } from '../protocol/keys.ts';
 import type { MeterKeyFile } from '../provisioning.ts';
 import type { CustomerModel } from './model.ts';
 
@@ -92,7 +94,10 @@ export class MeterFleet {
   readonly #skewed: Uint8Array;
   readonly #lastHello: Float64Array;
   // Transient state.
-  readonly #pendingHandshakes = new Map<number, { hello: Uint8Array; ephemeral: KeyObject }>();
+  readonly #pendingHandshakes = new Map<
+    number,
+    { hello: Uint8Array; ephemeral: KeyObject; meterKey: KeyObject }
+  >();
   #handshakeWaiters = new Map<number, (ok: boolean) => void>();
   #round: Map<number, number> | undefined;
   #roundStats = { stored: 0, duplicates: 0, refusals: {} as Record<string, number> };
@@ -164,9 +169,7 @@ export class MeterFleet {
           const finish = this.#completeHandshake(i, r.payload);
           if (finish !== undefined) {
             const link = this.#linkOf(i);
-            let list = finishes.get(link);
-            if (list === undefined) finishes.set(link, (list = []));
-            list.push(finish);
+            pushTo(finishes, link, finish);
           } else this.#handshakeDone(i, false);
           break;
         }
@@ -222,9 +225,7 @@ export class MeterFleet {
         const byLink = new Map<Link, Uint8Array[]>();
         for (const i of chunk) {
           const link = this.#linkOf(i);
-          let list = byLink.get(link);
-          if (list === undefined) byLink.set(link, (list = []));
-          list.push(this.#startHandshake(i));
+          pushTo(byLink, link, this.#startHandshake(i));
         }
         for (const [link, list] of byLink) await link.send(list);
         const timer = setTimeout(() => {
@@ -281,12 +282,10 @@ export class MeterFleet {
           delayed.push({ link, env });
           continue;
         }
-        let list = byLink.get(link);
-        if (list === undefined) byLink.set(link, (list = []));
-        list.push(env);
+        pushTo(byLink, link, env);
         sent++;
         if (f.duplicate && this.#random() < f.duplicate) {
-          list.push(env);
+          pushTo(byLink, link, env);
           sent++;
         }
         if (++queued % chunk === 0) {
@@ -361,17 +360,18 @@ export class MeterFleet {
   }
 
   #startHandshake(i: number): Uint8Array {
-    const ephemeral = x25519FromSeed(randomBytes(32));
+    const ephemeral = randomX25519();
+    const meterKey = this.#keys.privateKey(i);
     const time = Math.max(this.#now(), this.#lastHello[i]! + 1);
     this.#lastHello[i] = time;
     const hello = buildHello({
       meterId: this.#meterIds[i]!,
-      meterKey: this.#keys.privateKey(i),
+      meterKey,
       mdcPublicKey: this.#mdcPublicKey,
       time,
       ephemeral,
     });
-    this.#pendingHandshakes.set(i, { hello, ephemeral });
+    this.#pendingHandshakes.set(i, { hello, ephemeral, meterKey });
     return hello;
   }
 
@@ -393,7 +393,7 @@ export class MeterFleet {
       this.#downHighest[i] = 0;
       this.#downSeen[i] = 0;
       this.#hasSession[i] = 1;
-      return buildFinish(pending.hello, accept, this.#meterIds[i]!, this.#keys.privateKey(i));
+      return buildFinish(pending.hello, accept, this.#meterIds[i]!, pending.meterKey);
     } catch {
       return undefined;
     }
@@ -452,10 +452,5 @@ export class MeterFleet {
 
 /** The MDC identity public key from its raw hex (as `provision.json` records it). */
 export function mdcPublicKeyFromHex(hex: string): KeyObject {
-  const prefix = Buffer.from('302a300506032b6570032100', 'hex');
-  return createPublicKey({
-    key: Buffer.concat([prefix, Buffer.from(hex, 'hex')]),
-    format: 'der',
-    type: 'spki',
-  });
+  return ed25519PublicFromRaw(Buffer.from(hex, 'hex'));
 }
