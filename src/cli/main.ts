@@ -3,6 +3,7 @@ import { registerAttestCommands } from './attest-command.ts';
 import { registerCasCommands } from './cas-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { type CliIo, CommandFailure, EXIT, processIo, UsageError } from './io.ts';
+import { registerMeteringCommands } from './metering-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerSqlCommands } from './sql-command.ts';
 import { registerTeeCommands } from './tee-command.ts';
@@ -27,6 +28,7 @@ export function createProgram(run: CliRun): Command {
   registerDemoCommand(program, run);
   registerRunCommand(program, run);
   registerSqlCommands(program, run);
+  registerMeteringCommands(program, run);
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -188,6 +188,8 @@ export interface RunAggregatorOptions extends AttestOptions {
   readonly listenPort: number;
   readonly log?: MeteringLog;
   readonly requestTimeoutMs?: number;
+  /** Envelopes per request to an MDC (default 2000). */
+  readonly batchSize?: number;
 }
 
 /** A running attested aggregator. */
@@ -207,7 +209,6 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
     const agent = mtlsAgent(p.attested, { expectedService: 'mdc' });
     const mdcs: MdcTarget[] = [];
     for (const url of o.mdcUrls) mdcs.push(await fetchBusInfo(url, agent));
-    agent.destroy();
     const aggregator = await startAggregator({
       mdcs,
       transport: p.transport,
@@ -216,7 +217,9 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       listen: { host: o.listenHost, port: o.listenPort },
       metrics,
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
+      ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       log: (level, msg, fields) => log(level, msg, fields),
+      rediscover: (shard) => fetchBusInfo(o.mdcUrls[shard]!, agent, 1),
     });
     return {
       aggregator,
@@ -224,6 +227,7 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       metrics,
       close: async () => {
         await aggregator.close();
+        agent.destroy();
         await p.close();
       },
     };
@@ -234,7 +238,11 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
 }
 
 /** GET /v1/bus of an MDC, over TLS with the MDC's CAS-issued certificate (checked by the agent). */
-async function fetchBusInfo(url: string, agent: ReturnType<typeof mtlsAgent>): Promise<MdcTarget> {
+async function fetchBusInfo(
+  url: string,
+  agent: ReturnType<typeof mtlsAgent>,
+  attempts = 20,
+): Promise<MdcTarget> {
   const target = new URL('/v1/bus', url);
   for (let attempt = 0; ; attempt++) {
     try {
@@ -266,7 +274,7 @@ async function fetchBusInfo(url: string, agent: ReturnType<typeof mtlsAgent>): P
       const endpoint = v.endpoint.replace('//0.0.0.0:', `//${target.hostname}:`);
       return { endpoint, curveKey: v.curveKey as string };
     } catch (err) {
-      if (attempt >= 20) {
+      if (attempt + 1 >= attempts) {
         throw new MeteringError(
           'ERR_LINK',
           `cannot get the bus endpoint of the MDC at ${url}: ${(err as Error).message}; is the MDC running and attested?`,

@@ -1,7 +1,10 @@
 // A whole ingestion pipeline in one process, for the end-to-end tests: a real CAS over HTTPS (sim
 // backend) with the metering policy, an attested MDC (CascaDB on LMDB) and aggregator(s) on the real
 // ZeroMQ CURVE bus, and a simulated fleet over real TCP links.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CasService, generateUserKey, loadUserKey, signPolicy, startCasServer } from '../../src/cas/index.ts';
@@ -19,11 +22,31 @@ import { createCustomerModel } from '../../src/metering/simulator/model.ts';
 import { MeterFleet, mdcPublicKeyFromHex } from '../../src/metering/simulator/simulator.ts';
 import { createSimBackend, measureService } from '../../src/tee/index.ts';
 
+/** An MDC running as a separate `securecloud mdc` process. */
+export interface MdcChild {
+  readonly apiUrl: string;
+  readonly busEndpoint: string;
+  readonly process: ChildProcess;
+  /** GET /v1/stats with the audit token. */
+  stats(): Promise<{
+    readings: number;
+    stored: number;
+    duplicates: number;
+    refusals: Record<string, number>;
+  }>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
 export interface IngestRig {
   readonly dir: string;
   readonly casUrl: string;
   readonly casRootPem: string;
+  /** The in-process MDC (undefined with `mdcProcess: true`). */
   readonly mdc: RunningMdc;
+  /** The MDC process (with `mdcProcess: true`). */
+  readonly mdcChild: MdcChild | undefined;
+  /** Starts the MDC process again on the same data and ports (with `mdcProcess: true`). */
+  restartMdcChild(): Promise<MdcChild>;
   readonly aggregators: RunningAggregator[];
   readonly fleet: MeterFleet;
   readonly links: Link[];
@@ -40,6 +63,10 @@ export async function startIngestRig(o: {
   now?: () => number;
   faults?: ConstructorParameters<typeof MeterFleet>[0]['faults'];
   random?: () => number;
+  /** Run the MDC as a child process (`securecloud mdc`), so that tests can SIGKILL it. */
+  mdcProcess?: boolean;
+  /** Envelopes per aggregator → MDC request. */
+  batchSize?: number;
 }): Promise<IngestRig> {
   const dir = await mkdtemp(join(tmpdir(), 'sc-ingest-'));
   const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters });
@@ -104,17 +131,81 @@ export async function startIngestRig(o: {
     busPort = Number(mdc.mdc.busEndpoint.split(':').pop());
     return mdc;
   };
-  let mdc = await startMdc();
+  const rootFile = join(dir, 'cas-root.pem');
+  await writeFile(rootFile, cas.rootPem);
+  const tokenValue = String((token as unknown as { fields: Record<string, string> }).fields.value);
+  const startChild = async (): Promise<MdcChild> => {
+    if (httpPort === 0) {
+      const [a, b] = await freePorts(2);
+      httpPort = a!;
+      busPort = b!;
+    }
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'mdc',
+        '--cas',
+        server.url,
+        '--cas-root',
+        rootFile,
+        '--tee',
+        'sim',
+        '--measure',
+        codeFile,
+        '--sim-state',
+        join(dir, 'service-sim'),
+        '--data',
+        join(dir, 'mdc'),
+        '--registry',
+        join(dir, 'meters', 'registry.bin'),
+        '--bind',
+        `tcp://127.0.0.1:${busPort}`,
+        '--http',
+        `127.0.0.1:${httpPort}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr!.on('data', (c) => {
+      stderr = (stderr + String(c)).slice(-20_000);
+    });
+    const ready = await new Promise<{ apiUrl: string; busEndpoint: string }>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c) => {
+        out += String(c);
+        const line = out.split('\n').find((l) => l.includes('"ready"'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.once('exit', (code) => reject(new Error(`securecloud mdc exited with ${code}: ${stderr}`)));
+    });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    return {
+      ...ready,
+      process: child,
+      stats: () => getJson(`${ready.apiUrl}/v1/stats`, cas.rootPem, tokenValue) as never,
+      stop: async (signal = 'SIGTERM') => {
+        child.kill(signal);
+        return exited;
+      },
+    };
+  };
+  let mdcChild: MdcChild | undefined;
+  let mdc: RunningMdc = undefined as unknown as RunningMdc;
+  if (o.mdcProcess) mdcChild = await startChild();
+  else mdc = await startMdc();
+  const mdcUrl = mdcChild?.apiUrl ?? mdc.mdc.apiUrl;
   const aggregators: RunningAggregator[] = [];
   for (let i = 0; i < (o.aggregators ?? 1); i++) {
     aggregators.push(
       await runAttestedAggregator({
         ...attest,
-        mdcUrls: [mdc.mdc.apiUrl],
+        mdcUrls: [mdcUrl],
         dataDir: join(dir, `aggregator-${i}`),
         listenHost: '127.0.0.1',
         listenPort: 0,
         requestTimeoutMs: 3000,
+        ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       }),
     );
   }
@@ -143,6 +234,13 @@ export async function startIngestRig(o: {
     get mdc() {
       return mdc;
     },
+    get mdcChild() {
+      return mdcChild;
+    },
+    async restartMdcChild() {
+      mdcChild = await startChild();
+      return mdcChild;
+    },
     aggregators,
     fleet,
     links,
@@ -157,7 +255,8 @@ export async function startIngestRig(o: {
     async close() {
       for (const l of links) l.close();
       for (const a of aggregators) await a.close();
-      await mdc.close().catch(() => undefined);
+      await mdc?.close().catch(() => undefined);
+      await mdcChild?.stop('SIGTERM').catch(() => undefined);
       fleet.destroy();
       keys.destroy();
       await server.close({ deadlineMs: 1000 });
@@ -165,4 +264,43 @@ export async function startIngestRig(o: {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+const BIN = new URL('../../bin/securecloud', import.meta.url).pathname;
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** GET over HTTPS trusting the CAS root (service certificates name the service, not the host). */
+export function getJson(url: string, ca: string, token: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { ca, checkServerIdentity: () => undefined, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        let t = '';
+        res.on('data', (c) => {
+          t += String(c);
+        });
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(JSON.parse(t)) : reject(new Error(`HTTP ${res.statusCode} ${t}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -45,6 +45,8 @@ export interface AggregatorOptions {
   /** Queue limit on disk per shard (default 4 GiB). */
   readonly maxQueueBytes?: number;
   readonly log?: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  /** Where shard i is now (called when it stops answering: a restarted MDC has a new key). */
+  readonly rediscover?: (shard: number) => Promise<MdcTarget>;
 }
 
 /** A running aggregator. */
@@ -75,13 +77,17 @@ interface Inflight {
 class Shard {
   readonly index: number;
   readonly queue: DiskQueue;
-  readonly dealer: DealerSocket;
+  dealer: DealerSocket;
+  target: MdcTarget;
+  lastReply = Date.now();
+  rediscovering = false;
   readonly inflight = new Map<number, Inflight>();
   cursor: bigint;
   wake: (() => void) | undefined;
   backoffUntil = 0;
 
-  constructor(index: number, queue: DiskQueue, dealer: DealerSocket) {
+  constructor(index: number, queue: DiskQueue, dealer: DealerSocket, target: MdcTarget) {
+    this.target = target;
     this.index = index;
     this.queue = queue;
     this.dealer = dealer;
@@ -122,6 +128,10 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
     const queue = await DiskQueue.open(join(o.dataDir, `shard-${i}`), {
       ...(o.maxQueueBytes ? { maxBytes: o.maxQueueBytes } : {}),
     });
+    shards.push(new Shard(i, queue, await connectDealer(target), target));
+  }
+
+  async function connectDealer(target: MdcTarget): Promise<DealerSocket> {
     const dealer = o.transport.createDealer({
       channel: INGEST_CHANNEL,
       security: { mechanism: 'curve', identity: o.busIdentity },
@@ -131,8 +141,35 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
       sendTimeoutMs: 2000,
     });
     await dealer.connect(target.endpoint, { serverKey: target.curveKey });
-    shards.push(new Shard(i, queue, dealer));
+    return dealer;
   }
+
+  /**
+   * A restarted MDC has a new CURVE key (made at each attested start): when a shard stops answering,
+   * ask where it is again and reconnect if its endpoint or key changed.
+   */
+  const rediscover = async (shard: Shard): Promise<void> => {
+    if (o.rediscover === undefined || shard.rediscovering || closing) return;
+    shard.rediscovering = true;
+    try {
+      const target = await o.rediscover(shard.index);
+      if (closing || (target.endpoint === shard.target.endpoint && target.curveKey === shard.target.curveKey))
+        return;
+      const old = shard.dealer;
+      shard.dealer = await connectDealer(target);
+      shard.target = target;
+      shard.inflight.clear();
+      rewind(shard);
+      log('info', 'reconnected to a restarted MDC', { shard: shard.index, endpoint: target.endpoint });
+      await old.close();
+      shard.notify();
+    } catch (err) {
+      log('warn', 'cannot find the MDC again yet', { shard: shard.index, error: (err as Error).message });
+    } finally {
+      shard.lastReply = Date.now();
+      shard.rediscovering = false;
+    }
+  };
 
   const shardOf = (meterId: string): Shard => shards[Number(meterId) % shards.length]!;
 
@@ -215,6 +252,7 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
     if (kind === undefined || reqId === undefined || pack === undefined) return;
     if (Buffer.from(kind).toString() !== INGEST_KIND) return;
     const req = readReqId(reqId);
+    shard.lastReply = Date.now();
     let results: Buffer[];
     try {
       results = unpackMessages(pack);
@@ -263,10 +301,13 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
         const frames = await shard.dealer.receive({ timeoutMs: 1000 });
         onReply(shard, frames);
       } catch (err) {
-        if (closing || (err instanceof BusError && err.code === 'ERR_BUS_CLOSED')) return;
-        // timeouts: check for stale requests
+        if (closing) return;
+        // timeouts, or the dealer was replaced (ERR_BUS_CLOSED): check for stale requests
+        if (!(err instanceof BusError)) throw err;
       }
       const now = Date.now();
+      const waiting = shard.inflight.size > 0 || shard.queue.pending > 0;
+      if (waiting && now - shard.lastReply > timeoutMs) void rediscover(shard);
       for (const [req, f] of shard.inflight) {
         if (now - f.sentAt > timeoutMs) {
           log('warn', 'MDC did not answer; resending from the disk queue', {

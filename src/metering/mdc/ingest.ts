@@ -88,6 +88,12 @@ export class MdcIngest {
   readonly #maxFuture: number;
   readonly #maxAge: number;
   #newSessions: MdcSessionRecord[] = [];
+  /**
+   * Latest stored interval per meter (meter number → UTC ms): read from the store the first time a
+   * meter reports after start-up, then kept up to date. A report for a later interval cannot be
+   * stored yet, so only reports at or before it (retries, late reports) cost a lookup.
+   */
+  readonly #latest = new Map<number, number>();
 
   constructor(o: MdcIngestOptions) {
     this.#store = o.store;
@@ -128,6 +134,7 @@ export class MdcIngest {
     const counters = new Set<string>();
     this.#newSessions = [];
     const finishes: number[] = [];
+    const undo: Array<{ undo(): void; release(): void }> = [];
     const now = this.#now();
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
@@ -136,8 +143,9 @@ export class MdcIngest {
         if (type === 'hello') {
           results[i] = encodeResult('accepted', envelopeMeterId(m) ?? '', this.#endpoint.acceptHello(m));
         } else if (type === 'finish') {
-          const { meterId } = this.#endpoint.acceptFinish(m);
-          results[i] = encodeResult('established', meterId);
+          const accepted = this.#endpoint.acceptFinish(m);
+          undo.push(accepted);
+          results[i] = encodeResult('established', accepted.meterId);
           finishes.push(i);
         } else if (type === 'dataUp') {
           const opened = this.#endpoint.open(m, { commit: false });
@@ -187,7 +195,15 @@ export class MdcIngest {
       await this.#store.transaction(async () => {
         for (const s of sessions) await this.#store.saveSession(s);
         for (const c of candidates) {
-          if (!c.duplicate && (await this.#store.exists(c.q.meterSerial, c.q.timestamp))) c.duplicate = true;
+          if (c.duplicate) continue;
+          const meter = Number(c.q.meterSerial);
+          let latest = this.#latest.get(meter);
+          if (latest === undefined) {
+            latest = (await this.#store.latest(c.q.meterSerial)) ?? 0;
+            this.#latest.set(meter, latest);
+          }
+          if (c.q.timestamp > latest) continue;
+          if (await this.#store.exists(c.q.meterSerial, c.q.timestamp)) c.duplicate = true;
         }
         const fresh = candidates.filter((c) => !c.duplicate);
         // One signed Merkle batch per 256 readings: signing stays ~4 µs per reading and each
@@ -207,7 +223,9 @@ export class MdcIngest {
         }
       });
     } catch (err) {
-      // Nothing was stored and no counter recorded: the whole batch can be resent.
+      // Nothing was stored and no counter recorded, and sessions not persisted are taken back: the
+      // whole batch can be resent.
+      for (const u of undo) u.undo();
       this.counters.retries += 1;
       const reason =
         err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
@@ -216,10 +234,15 @@ export class MdcIngest {
         results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
       return results;
     }
+    for (const u of undo) u.release();
     this.counters.handshakes += sessions.length;
     if (candidates.length > 0) this.counters.batches += 1;
     for (const c of candidates) {
       c.opened.commit();
+      if (!c.duplicate) {
+        const meter = Number(c.q.meterSerial);
+        if ((this.#latest.get(meter) ?? 0) < c.q.timestamp) this.#latest.set(meter, c.q.timestamp);
+      }
       const status: ReceiptStatus = c.duplicate ? 'duplicate' : 'stored';
       if (c.duplicate) this.counters.duplicates += 1;
       else this.counters.stored += 1;

@@ -12,6 +12,7 @@ import { createKeyring, createLmdbEngine, createSecureStore, type StorageEngine 
 import {
   createHttpServer,
   HttpError,
+  type HttpRequest,
   HttpRouter,
   type HttpServer,
   type HttpTlsOptions,
@@ -172,16 +173,35 @@ export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
     json: { channel: INGEST_CHANNEL, endpoint: busEndpoint, curveKey: o.busIdentity.publicKey },
   }));
   const token = Buffer.from(o.auditToken);
-  api.get('/v1/readings', async (req) => {
+  const authorize = (req: HttpRequest): void => {
     const auth = Buffer.from(String(req.headers.authorization ?? ''));
     const expected = Buffer.concat([Buffer.from('Bearer '), token]);
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
       throw new HttpError(
         401,
         'ERR_UNAUTHORIZED',
-        'the readings API needs "Authorization: Bearer <audit token>" (CAS secret auditToken)',
+        'this API needs "Authorization: Bearer <audit token>" (CAS secret auditToken)',
       );
     }
+  };
+  api.get('/v1/stats', async (req) => {
+    authorize(req);
+    const c = ingest.counters;
+    return {
+      json: {
+        readings: await store.countReadings(),
+        sessions: ingest.sessionCount,
+        stored: c.stored,
+        duplicates: c.duplicates,
+        batches: c.batches,
+        handshakes: c.handshakes,
+        retries: c.retries,
+        refusals: Object.fromEntries(c.refusals),
+      },
+    };
+  });
+  api.get('/v1/readings', async (req) => {
+    authorize(req);
     const meter = req.query.get('meter') ?? '';
     const from = Number(req.query.get('from'));
     const to = Number(req.query.get('to'));

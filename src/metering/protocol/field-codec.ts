@@ -26,13 +26,17 @@ export function writeFloats<K extends string>(
   return at;
 }
 
-/** Reads float32 little-endian fields; NaN, infinities and out-of-range values are `ERR_BLOCK_FIELD`. */
+/**
+ * Reads float32 little-endian fields (into `into` when given, so that callers build one object
+ * instead of spreading a large one); NaN, infinities and out-of-range values are `ERR_BLOCK_FIELD`.
+ */
 export function readFloats<K extends string>(
   view: DataView,
   offset: number,
   fields: readonly FloatField<K>[],
+  into: Record<string, unknown> = {},
 ): Record<K, number> {
-  const out = {} as Record<K, number>;
+  const out = into as Record<K, number>;
   let at = offset;
   for (const f of fields) {
     const v = view.getFloat32(at, true);

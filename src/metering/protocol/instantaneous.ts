@@ -114,9 +114,10 @@ export function decodeInstantaneousResponse(block: Uint8Array): InstantaneousQua
   expectCode(frame.code, CMD_INSTANTANEOUS);
   const view = viewOf(frame.data);
   const timestamp = decodeBcdTime(frame.data, 0, 'timestamp');
-  const floats = readFloats(view, FLOATS_AT, INSTANTANEOUS_FLOAT_FIELDS);
-  const activeEnergyWh = readSafeU64(view, ENERGY_AT, 'activeEnergyWh');
-  const reactiveEnergyVarh = readSafeU64(view, REACTIVE_ENERGY_AT, 'reactiveEnergyVarh');
+  const out: Record<string, unknown> = { meterSerial: frame.meterSerial, timestamp };
+  readFloats(view, FLOATS_AT, INSTANTANEOUS_FLOAT_FIELDS, out);
+  out.activeEnergyWh = readSafeU64(view, ENERGY_AT, 'activeEnergyWh');
+  out.reactiveEnergyVarh = readSafeU64(view, REACTIVE_ENERGY_AT, 'reactiveEnergyVarh');
   assertZero(frame.data, USED, frame.data.length, 'reserved');
-  return { meterSerial: frame.meterSerial, timestamp, ...floats, activeEnergyWh, reactiveEnergyVarh };
+  return out as InstantaneousQuantities;
 }

@@ -149,8 +149,12 @@ export class MdcEndpoint {
     return accept;
   }
 
-  /** Checks a finish (meter signature over the transcript) and installs the session. */
-  acceptFinish(finish: Uint8Array): { meterId: string; sessionId: string } {
+  /**
+   * Checks a finish (meter signature over the transcript) and installs the session. `undo()` takes it
+   * back and restores the pending handshake (when persisting the session failed, so that the meter can
+   * resend the same finish); `release()` drops what `undo` needs.
+   */
+  acceptFinish(finish: Uint8Array): { meterId: string; sessionId: string; undo(): void; release(): void } {
     const f = parseFinish(finish);
     const state = this.#meters.get(f.meterId);
     const pending = state?.pending;
@@ -166,6 +170,10 @@ export class MdcEndpoint {
     if (!verifyFinish(pending.hello, pending.accept, finish, this.#meterKey(f.meterId))) {
       refuse('ERR_METER_SIGNATURE', 'finish-signature', 'invalid', 'meter Ed25519 over hello ‖ accept');
     }
+    const saved = {
+      ...pending,
+      keys: { up: Buffer.from(pending.keys.up), down: Buffer.from(pending.keys.down) },
+    };
     const establishedAt = this.#now();
     this.#onSession?.({
       meterId: f.meterId,
@@ -186,7 +194,23 @@ export class MdcEndpoint {
       }),
     );
     state.pending = undefined;
-    return { meterId: f.meterId, sessionId };
+    const release = (): void => {
+      saved.keys.up.fill(0);
+      saved.keys.down.fill(0);
+    };
+    return {
+      meterId: f.meterId,
+      sessionId,
+      undo: () => {
+        state.sessions.uninstall(sessionId);
+        state.pending = {
+          ...saved,
+          keys: { up: Buffer.from(saved.keys.up), down: Buffer.from(saved.keys.down) },
+        };
+        release();
+      },
+      release,
+    };
   }
 
   /** Opens a meter's envelope: session, age, replay window, tag, then the block's length, CRC and serial. */

@@ -20,6 +20,14 @@ export class SessionSet {
     this.#current = session;
   }
 
+  /** Removes the current session if it has that id (the one before becomes current again). */
+  uninstall(sessionId: string): void {
+    if (this.#current?.sessionId !== sessionId) return;
+    this.#current.destroy();
+    this.#current = this.#previous;
+    this.#previous = undefined;
+  }
+
   /** The session with that id, or `ERR_SESSION_UNKNOWN`. */
   find(sessionId: string, meterId: string): SecureSession {
     for (const s of [this.#current, this.#previous]) if (s?.sessionId === sessionId) return s;
