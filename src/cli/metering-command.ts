@@ -342,8 +342,9 @@ MDC its identity and the registry digest through the CAS:
       )
       .option('--mdc <url>', 'an MDC API URL, in shard order (repeatable)', collect, [])
       .option('--data <dir>', 'directory of the disk queues', './.securecloud/aggregator')
-      .option('--listen <host:port>', 'meter link endpoint', '127.0.0.1:7200'),
-  ).action(async (f: CasFlags & { mdc: string[]; data: string; listen: string }) => {
+      .option('--listen <host:port>', 'meter link endpoint', '127.0.0.1:7200')
+      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics)', '127.0.0.1:7280'),
+  ).action(async (f: CasFlags & { mdc: string[]; data: string; listen: string; http: string }) => {
     if (f.mdc.length === 0)
       throw new UsageError('give at least one --mdc https://HOST:PORT (the MDC API URL)');
     const listen = hostPort(f.listen, '--listen');
@@ -354,6 +355,7 @@ MDC its identity and the registry digest through the CAS:
       dataDir: f.data,
       listenHost: listen.host,
       listenPort: listen.port,
+      http: hostPort(f.http, '--http'),
       log,
     }).catch((err) => {
       throw new CommandFailure(`the aggregator could not start: ${(err as Error).message}`);

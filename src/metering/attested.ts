@@ -16,8 +16,13 @@ import {
 import { createCasClient } from '../cas/index.ts';
 import {
   type AttestedService,
+  createHttpServer,
   createMetricsRegistry,
+  HttpRouter,
+  type HttpServer,
+  healthRoute,
   type MetricsRegistry,
+  metricsRoute,
   mtlsAgent,
   startService,
   type TeeChoice,
@@ -190,11 +195,15 @@ export interface RunAggregatorOptions extends AttestOptions {
   readonly requestTimeoutMs?: number;
   /** Envelopes per request to an MDC (default 2000). */
   readonly batchSize?: number;
+  /** HTTPS API (`/healthz`, `/metrics`) host and port; none when omitted. */
+  readonly http?: { readonly host: string; readonly port: number };
 }
 
 /** A running attested aggregator. */
 export interface RunningAggregator {
   readonly aggregator: Aggregator;
+  /** HTTPS API base URL, when started with `http`. */
+  readonly apiUrl: string | undefined;
   readonly attested: AttestedService;
   readonly metrics: MetricsRegistry;
   close(): Promise<void>;
@@ -221,11 +230,23 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       log: (level, msg, fields) => log(level, msg, fields),
       rediscover: (shard) => fetchBusInfo(o.mdcUrls[shard]!, agent, 1),
     });
+    let server: HttpServer | undefined;
+    let apiUrl: string | undefined;
+    if (o.http) {
+      const router = new HttpRouter();
+      healthRoute(router, () => ({ service: 'aggregator', ...aggregator.stats() }));
+      metricsRoute(router, metrics);
+      const tls = p.attested.tlsOptions();
+      server = createHttpServer({ router, tls: { key: tls.key as string, cert: tls.cert as string } });
+      apiUrl = (await server.listen(o.http.port, o.http.host)).url;
+    }
     return {
       aggregator,
+      apiUrl,
       attested: p.attested,
       metrics,
       close: async () => {
+        await server?.close({ deadlineMs: 2000 });
         await aggregator.close();
         agent.destroy();
         await p.close();
