@@ -15,7 +15,7 @@ const INTERVAL = 15 * 60_000;
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 
 const t0 = performance.now();
-const rig = await startIngestRig({ meters: METERS, aggregators: AGGREGATORS });
+const rig = await startIngestRig({ meters: METERS, aggregators: AGGREGATORS, mdcProcess: true });
 progress(
   `set up (provisioning ${METERS} meters, CAS, MDC, ${AGGREGATORS} aggregators): ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
@@ -28,7 +28,8 @@ const handshakeSeconds = (performance.now() - th) / 1000;
 const intervalEnd = Math.floor(Date.now() / INTERVAL) * INTERVAL;
 const rssBefore = process.memoryUsage().rss;
 const round = await rig.fleet.round(intervalEnd, { deadlineMs: 120_000, resendAfterMs: 30_000 });
-const stored = await rig.mdc.mdc.store.countReadings();
+const mdcStats = await rig.mdcChild!.stats();
+const stored = mdcStats.readings;
 const result = {
   meters: METERS,
   aggregators: AGGREGATORS,
@@ -40,7 +41,8 @@ const result = {
   stored,
   acknowledged: round.stored,
   lost: METERS - stored,
-  duplicated: round.duplicates,
+  duplicated: Math.max(0, round.stored - stored),
+  duplicateReceipts: round.duplicates,
   refusals: round.refusals,
   rssMiB: Math.round(Math.max(rssBefore, process.memoryUsage().rss) / 2 ** 20),
   goal: METERS === 65_000 ? 'at most 5 s, nothing lost or duplicated' : undefined,

@@ -24,6 +24,7 @@ import {
   type MetricsRegistry,
   metricsRoute,
   mtlsAgent,
+  registerProcessMetrics,
   startService,
   type TeeChoice,
 } from '../platform/index.ts';
@@ -127,6 +128,11 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
   const metrics = createMetricsRegistry();
   const p = await attestAndBus('mdc', o, metrics, log);
   try {
+    registerProcessMetrics(metrics, {
+      service: 'mdc',
+      platform: p.attested.platform,
+      simulation: p.attested.simulation,
+    });
     const secret = (name: string, field: string): string => {
       const v = p.attested.secret(name)[field];
       if (v === undefined || v === '') {
@@ -215,6 +221,11 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
   const metrics = createMetricsRegistry();
   const p = await attestAndBus('aggregator', o, metrics, log);
   try {
+    registerProcessMetrics(metrics, {
+      service: 'aggregator',
+      platform: p.attested.platform,
+      simulation: p.attested.simulation,
+    });
     const agent = mtlsAgent(p.attested, { expectedService: 'mdc' });
     const mdcs: MdcTarget[] = [];
     for (const url of o.mdcUrls) mdcs.push(await fetchBusInfo(url, agent));

@@ -143,6 +143,8 @@ export async function startIngestRig(o: {
     const child = spawn(
       process.execPath,
       [
+        // e.g. SC_MDC_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the MDC process
+        ...(process.env.SC_MDC_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         BIN,
         'mdc',
         '--cas',

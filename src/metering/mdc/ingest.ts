@@ -7,6 +7,7 @@
  * nothing, so an aggregator can resend it: every reading is stored exactly once.
  */
 import type { KeyObject } from 'node:crypto';
+import { isSqlError } from '../../sql/index.ts';
 import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { InmetroBatchSigner } from '../inmetro/index.ts';
 import {
@@ -40,6 +41,8 @@ export interface IngestCounters {
   batches: number;
   handshakes: number;
   retries: number;
+  /** Batches redone with a lookup per reading (a reading was already stored: retries after a crash). */
+  slowPath: number;
   readonly refusals: Map<string, number>;
 }
 
@@ -79,6 +82,7 @@ export class MdcIngest {
     batches: 0,
     handshakes: 0,
     retries: 0,
+    slowPath: 0,
     refusals: new Map(),
   };
   readonly #store: ReadingStore;
@@ -191,18 +195,20 @@ export class MdcIngest {
       }
     }
     const sessions = this.#newSessions;
-    try {
+    const inBatchDuplicates = candidates.map((c) => c.duplicate);
+    const attempt = async (checkAll: boolean): Promise<void> => {
+      candidates.forEach((c, k) => {
+        c.duplicate = inBatchDuplicates[k]!;
+      });
       await this.#store.transaction(async () => {
         for (const s of sessions) await this.#store.saveSession(s);
         for (const c of candidates) {
           if (c.duplicate) continue;
-          const meter = Number(c.q.meterSerial);
-          let latest = this.#latest.get(meter);
-          if (latest === undefined) {
-            latest = (await this.#store.latest(c.q.meterSerial)) ?? 0;
-            this.#latest.set(meter, latest);
-          }
-          if (c.q.timestamp > latest) continue;
+          // Optimistic: a report after the meter's latest stored interval (or of a meter not seen
+          // since start-up) is taken as new; the primary key refuses it if it is not, and the batch
+          // is then redone with a lookup per reading.
+          const latest = this.#latest.get(Number(c.q.meterSerial));
+          if (!checkAll && (latest === undefined || c.q.timestamp > latest)) continue;
           if (await this.#store.exists(c.q.meterSerial, c.q.timestamp)) c.duplicate = true;
         }
         const fresh = candidates.filter((c) => !c.duplicate);
@@ -222,6 +228,15 @@ export class MdcIngest {
           );
         }
       });
+    };
+    try {
+      try {
+        await attempt(false);
+      } catch (err) {
+        if (!isSqlError(err) || err.code !== 'ERR_SQL_UNIQUE_VIOLATION') throw err;
+        this.counters.slowPath += 1;
+        await attempt(true);
+      }
     } catch (err) {
       // Nothing was stored and no counter recorded, and sessions not persisted are taken back: the
       // whole batch can be resent.

@@ -74,7 +74,6 @@ export class ReadingStore {
   readonly #db: Database;
   readonly #s: Session;
   readonly #exists: PreparedStatement;
-  readonly #latest: PreparedStatement;
   readonly #insert: PreparedStatement;
   readonly #insertBatch: PreparedStatement;
   readonly #upsertSession: PreparedStatement;
@@ -85,7 +84,6 @@ export class ReadingStore {
     s: Session,
     st: {
       exists: PreparedStatement;
-      latest: PreparedStatement;
       insert: PreparedStatement;
       batch: PreparedStatement;
       session: PreparedStatement;
@@ -95,7 +93,6 @@ export class ReadingStore {
     this.#db = db;
     this.#s = s;
     this.#exists = st.exists;
-    this.#latest = st.latest;
     this.#insert = st.insert;
     this.#insertBatch = st.batch;
     this.#upsertSession = st.session;
@@ -107,7 +104,6 @@ export class ReadingStore {
     const s = db.session();
     for (const ddl of READING_SCHEMA) await s.query(ddl);
     const exists = await s.prepare('SELECT 1 FROM reading WHERE meter_id = $1 AND ts = $2');
-    const latest = await s.prepare('SELECT ts FROM reading WHERE meter_id = $1 ORDER BY ts DESC LIMIT 1');
     const insert = await s.prepare(
       `INSERT INTO reading (${READING_COLUMNS.join(', ')}) VALUES (${READING_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
     );
@@ -123,7 +119,7 @@ export class ReadingStore {
     const max = await s.query('SELECT max(batch_id) AS m FROM reading_batch');
     const m = max.rows[0]?.[0];
     const next = typeof m === 'bigint' ? m + 1n : 1n;
-    return new ReadingStore(db, s, { exists, latest, insert, batch, session }, next);
+    return new ReadingStore(db, s, { exists, insert, batch, session }, next);
   }
 
   /** The id the next batch gets. */
@@ -148,13 +144,6 @@ export class ReadingStore {
   async exists(meterId: string, ts: number): Promise<boolean> {
     const r = await this.#exists.query([Number(meterId), ts]);
     return r.rows.length > 0;
-  }
-
-  /** The meter's latest stored interval end (UTC ms), or undefined. */
-  async latest(meterId: string): Promise<number | undefined> {
-    const r = await this.#latest.query([Number(meterId)]);
-    const ts = r.rows[0]?.[0];
-    return typeof ts === 'string' ? parseTimestamp(ts) : undefined;
   }
 
   /** Inserts readings and their signed batch (call inside {@link transaction}). */
