@@ -142,10 +142,10 @@ export function registerMeteringCommands(program: Command, run: CliRun): void {
     .addHelpText(
       'after',
       `
-Writes meters.keys (secret), registry.bin, mdc.key (secret) and provision.json into --out. Then give the
+Writes meters.keys (secret), registry.bin, registry.sha256, mdc.key (secret) and provision.json into --out. Then give the
 MDC its identity and the registry digest through the CAS:
-  securecloud cas secret put mdcIdentity --file DIR/mdc.key
-  securecloud cas secret put meterRegistryDigest --value $(jq -r .registrySha256 DIR/provision.json)`,
+  securecloud cas secret put mdcIdentity --from DIR/mdc.key --as owner.pem
+  securecloud cas secret put meterRegistryDigest --from DIR/registry.sha256 --as owner.pem`,
     )
     .action(async (f: { count: string; out: string; firstId: string; seed?: string }) => {
       const count = intArg(f.count, '--count', 1, 10_000_000);
@@ -417,6 +417,11 @@ MDC its identity and the registry digest through the CAS:
         } else if (f.mdc !== undefined) {
           if (f.tokenFile === undefined) throw new UsageError('--mdc needs --token-file');
           const token = (await readText(f.tokenFile, 'the audit token')).trim();
+          if (!/^[\x21-\x7e]{1,512}$/.test(token)) {
+            throw new UsageError(
+              `${f.tokenFile} does not hold an audit token (one line of printable characters: \`cas secret get auditToken --field value\`)`,
+            );
+          }
           const ca = await readText(f.casRoot ?? defaultCasRoot(), 'the CAS root (--cas-root)');
           body = await fetchReadings(f.mdc, { meter, from, to, token, ca });
         } else throw new UsageError('give --mdc URL (with --token-file) or --file export.json');

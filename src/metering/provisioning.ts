@@ -8,6 +8,7 @@
  * | `meters.keys` | yes (0600) | `SCMKEYS2` ‖ count u32 ‖ first id u32 ‖ count × (32-byte Ed25519 seed ‖ 32-byte public key) |
  * | `registry.bin` | no | `SCMREG01` ‖ count u32 ‖ first id u32 ‖ count × 32-byte raw public keys |
  * | `mdc.key` | yes (0600) | the MDC identity's 32-byte Ed25519 seed (upload it to the CAS) |
+ * | `registry.sha256` | no | the SHA-256 of `registry.bin`, hex (upload it as the CAS secret) |
  * | `provision.json` | no | count, first id, SHA-256 of `registry.bin`, MDC public key, time |
  *
  * Meter ids are 8 decimal digits, consecutive from the first id. The MDC obtains the registry's
@@ -127,6 +128,7 @@ export async function provisionMeters(o: {
   await writeAtomic(join(o.dir, 'meters.keys'), keys, 0o600);
   await writeAtomic(join(o.dir, 'registry.bin'), registry, 0o644);
   await writeAtomic(join(o.dir, 'mdc.key'), mdcSeed, 0o600);
+  await writeAtomic(join(o.dir, 'registry.sha256'), Buffer.from(registrySha256), 0o644);
   keys.fill(0);
   mdcSeed.fill(0);
   const result: ProvisionResult = {

@@ -1,8 +1,11 @@
 // End to end on one machine: simulator → aggregator → attested MDC → CascaDB on LMDB, with INMETRO
 // batch signatures, receipts to the meters, exactly-once storage and the audit.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditReadings, importInmetroPublicKey } from '../../src/metering/inmetro/index.ts';
+import { runCli } from '../cli/helpers.ts';
 import { type IngestRig, startIngestRig } from './ingest-fixture.ts';
 
 const INTERVAL = 15 * 60_000;
@@ -55,5 +58,76 @@ describe('ingestion end to end', () => {
     });
     assert.equal(report.ok, true, JSON.stringify(report));
     assert.equal(report.verified, 1);
+  });
+
+  it("`metering audit` fetches a meter's readings from the MDC and verifies them, and reports a gap", async () => {
+    const key = join(rig.dir, 'inmetro.pem');
+    const token = join(rig.dir, 'token');
+    const root = join(rig.dir, 'root.pem');
+    await writeFile(key, rig.inmetroPublicPem);
+    await writeFile(token, rig.auditToken);
+    await writeFile(root, rig.casRootPem);
+    const common = [
+      '--public-key',
+      key,
+      '--mdc',
+      rig.mdc.mdc.apiUrl,
+      '--token-file',
+      token,
+      '--cas-root',
+      root,
+    ];
+    const ok = await runCli(
+      'metering',
+      'audit',
+      '--meter',
+      '12',
+      '--from',
+      String(t0 - INTERVAL),
+      '--to',
+      String(t0),
+      ...common,
+      '--json',
+    );
+    assert.equal(ok.code, 0, ok.err + ok.out);
+    const report = JSON.parse(ok.out);
+    assert.equal(report.verified, 1);
+    assert.deepEqual(report.missing, []);
+    // One interval earlier was never reported: the audit says it is missing and fails.
+    const gap = await runCli(
+      'metering',
+      'audit',
+      '--meter',
+      '12',
+      '--from',
+      String(t0 - 2 * INTERVAL),
+      '--to',
+      String(t0),
+      ...common,
+    );
+    assert.equal(gap.code, 1);
+    assert.match(gap.out, /missing/i);
+    const wrong = join(rig.dir, 'wrong-token');
+    await writeFile(wrong, 'not-the-token');
+    const bad = await runCli(
+      'metering',
+      'audit',
+      '--meter',
+      '12',
+      '--from',
+      String(t0 - INTERVAL),
+      '--to',
+      String(t0),
+      '--public-key',
+      key,
+      '--mdc',
+      rig.mdc.mdc.apiUrl,
+      '--token-file',
+      wrong,
+      '--cas-root',
+      root,
+    );
+    assert.equal(bad.code, 1, 'a wrong token is refused');
+    assert.match(bad.err, /401/);
   });
 });
