@@ -298,41 +298,54 @@ MDC its identity and the registry digest through the CAS:
         './.securecloud/meters/registry.bin',
       )
       .option('--bind <endpoint>', 'bus endpoint (ZeroMQ CURVE)', 'tcp://127.0.0.1:7100')
+      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics, /v1/bus, /v1/readings)', '127.0.0.1:7180')
       .option(
-        '--http <host:port>',
-        'HTTPS API (/healthz, /metrics, /v1/bus, /v1/readings)',
-        '127.0.0.1:7180',
+        '--insecure-plaintext-bench',
+        'also accept reports in clear: ONLY to measure the envelope cost (bench/ingest.ts)',
       ),
-  ).action(async (f: CasFlags & { data: string; registry: string; bind: string; http: string }) => {
-    const http = hostPort(f.http, '--http');
-    const log = jsonLogger(run.io, 'mdc');
-    const mdc = await runAttestedMdc({
-      ...(await attestFlags(f)),
-      dataDir: f.data,
-      registryPath: f.registry,
-      bind: f.bind,
-      httpHost: http.host,
-      httpPort: http.port,
-      log: (level, msg, fields) => (msg === 'batch handled' ? undefined : log(level, msg, fields)),
-    }).catch((err) => {
-      throw new CommandFailure(`the MDC could not start: ${(err as Error).message}`);
-    });
-    run.io.out(
-      JSON.stringify({
-        event: 'ready',
-        service: 'mdc',
-        instanceId: mdc.attested.instanceId,
-        simulation: mdc.attested.simulation,
-        apiUrl: mdc.mdc.apiUrl,
-        busEndpoint: mdc.mdc.busEndpoint,
-        restoredSessions: mdc.mdc.restoredSessions,
-      }),
-    );
-    const signal = await untilSignal();
-    log('info', 'stopping', { signal });
-    await mdc.close();
-    run.exitCode = EXIT.ok;
-  });
+  ).action(
+    async (
+      f: CasFlags & {
+        data: string;
+        registry: string;
+        bind: string;
+        http: string;
+        insecurePlaintextBench?: boolean;
+      },
+    ) => {
+      const http = hostPort(f.http, '--http');
+      const log = jsonLogger(run.io, 'mdc');
+      const mdc = await runAttestedMdc({
+        ...(await attestFlags(f)),
+        dataDir: f.data,
+        registryPath: f.registry,
+        bind: f.bind,
+        httpHost: http.host,
+        httpPort: http.port,
+        ...(f.insecurePlaintextBench ? { allowPlaintext: true } : {}),
+        log: (level, msg, fields) => (msg === 'batch handled' ? undefined : log(level, msg, fields)),
+      }).catch((err) => {
+        throw new CommandFailure(`the MDC could not start: ${(err as Error).message}`);
+      });
+      run.io.out(
+        JSON.stringify({
+          event: 'ready',
+          service: 'mdc',
+          instanceId: mdc.attested.instanceId,
+          simulation: mdc.attested.simulation,
+          apiUrl: mdc.mdc.apiUrl,
+          busEndpoint: mdc.mdc.busEndpoint,
+          restoredSessions: mdc.mdc.restoredSessions,
+        }),
+      );
+      if (f.insecurePlaintextBench)
+        log('warn', 'INSECURE: this MDC also accepts reports in clear (--insecure-plaintext-bench)');
+      const signal = await untilSignal();
+      log('info', 'stopping', { signal });
+      await mdc.close();
+      run.exitCode = EXIT.ok;
+    },
+  );
 
   casOptions(
     program

@@ -112,6 +112,8 @@ export interface RunMdcOptions extends AttestOptions {
   readonly httpPort: number;
   readonly now?: () => number;
   readonly log?: MeteringLog;
+  /** Accept clear reports too: ONLY for the envelope-cost benchmark. */
+  readonly allowPlaintext?: boolean;
 }
 
 /** A running attested MDC. */
@@ -171,6 +173,7 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
       auditToken: secret(MDC_SECRETS.auditToken, 'value'),
       metrics,
       ...(o.now ? { now: o.now } : {}),
+      ...(o.allowPlaintext ? { allowPlaintext: true } : {}),
       onError: (err) => log('error', 'MDC error', { error: String(err) }),
       onBatch: (info) => log('info', 'batch handled', info),
     });

@@ -67,6 +67,8 @@ export async function startIngestRig(o: {
   mdcProcess?: boolean;
   /** Envelopes per aggregator → MDC request. */
   batchSize?: number;
+  /** Start the MDC process with --insecure-plaintext-bench (envelope-cost benchmark). */
+  plaintext?: boolean;
 }): Promise<IngestRig> {
   const dir = await mkdtemp(join(tmpdir(), 'sc-ingest-'));
   const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters });
@@ -165,6 +167,7 @@ export async function startIngestRig(o: {
         `tcp://127.0.0.1:${busPort}`,
         '--http',
         `127.0.0.1:${httpPort}`,
+        ...(o.plaintext ? ['--insecure-plaintext-bench'] : []),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

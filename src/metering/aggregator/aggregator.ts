@@ -202,13 +202,16 @@ export async function startAggregator(o: AggregatorOptions): Promise<Aggregator>
         continue;
       }
       const meterId = envelopeMeterId(m);
-      if (meterId === undefined || (type !== 'hello' && type !== 'finish' && type !== 'dataUp')) {
+      if (
+        meterId === undefined ||
+        (type !== 'hello' && type !== 'finish' && type !== 'dataUp' && type !== 'plainUp')
+      ) {
         stats.malformed += 1;
         continue;
       }
       meterLinks.set(meterId, link);
       const shard = shardOf(meterId);
-      const target = type === 'dataUp' ? reports : hs;
+      const target = type === 'dataUp' || type === 'plainUp' ? reports : hs;
       pushTo(target, shard, m);
     }
     for (const [shard, list] of hs) {

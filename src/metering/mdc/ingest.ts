@@ -10,6 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { isSqlError } from '../../sql/index.ts';
 import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { InmetroBatchSigner } from '../inmetro/index.ts';
+import { decodeResponseFrame } from '../protocol/block.ts';
 import {
   CMD_INSTANTANEOUS,
   decodeInstantaneousResponse,
@@ -24,11 +25,22 @@ import {
   type ReceiptStatus,
   type SessionLimits,
 } from '../protocol/index.ts';
+import { checkMessage, PLAIN_DOWN_LENGTH, writeMessageHead } from '../protocol/wire.ts';
 import type { MeterRegistry } from '../provisioning.ts';
 import type { ReadingStore } from './reading-store.ts';
 
 /** The 15-minute grid. */
 export const INTERVAL_MS = 15 * 60_000;
+const PLAIN_SESSION = 'plain';
+
+/** A clear receipt (benchmark only): head ‖ command block. */
+function plainDown(meterId: string, command: Uint8Array): Buffer {
+  const out = Buffer.alloc(PLAIN_DOWN_LENGTH);
+  writeMessageHead(out, 'plainDown', meterId);
+  out.set(command, 6);
+  return out;
+}
+
 /** Readings per signed INMETRO batch. */
 export const SIGNED_BATCH_SIZE = 256;
 /** The MDC's reader serial in receipts. */
@@ -65,6 +77,11 @@ export interface MdcIngestOptions {
   /** Hello clock tolerance (default 10 min). */
   readonly maxHelloSkewMs?: number;
   readonly limits?: Partial<SessionLimits>;
+  /**
+   * Accept clear reports (`plainUp`) too: ONLY to measure what the secure envelope costs
+   * (`npm run bench -- ingest`). Never in a deployment.
+   */
+  readonly allowPlaintext?: boolean;
 }
 
 interface Candidate {
@@ -92,6 +109,8 @@ export class MdcIngest {
   readonly #maxFuture: number;
   readonly #maxAge: number;
   #newSessions: MdcSessionRecord[] = [];
+  readonly #allowPlaintext: boolean;
+  #plainCounter = 0;
   /**
    * Latest stored interval per meter (meter number → UTC ms): read from the store the first time a
    * meter reports after start-up, then kept up to date. A report for a later interval cannot be
@@ -103,6 +122,7 @@ export class MdcIngest {
     this.#store = o.store;
     this.#now = o.now ?? Date.now;
     this.#maxFuture = o.maxFutureMs ?? 10 * 60_000;
+    this.#allowPlaintext = o.allowPlaintext === true;
     this.#maxAge = o.maxAgeMs ?? 35 * 24 * 3600_000;
     this.#signer = new InmetroBatchSigner({ privateKey: o.inmetroKey, signer: o.signer });
     this.#endpoint = new MdcEndpoint({
@@ -151,8 +171,8 @@ export class MdcIngest {
           undo.push(accepted);
           results[i] = encodeResult('established', accepted.meterId);
           finishes.push(i);
-        } else if (type === 'dataUp') {
-          const opened = this.#endpoint.open(m, { commit: false });
+        } else if (type === 'dataUp' || type === 'plainUp') {
+          const opened = type === 'dataUp' ? this.#endpoint.open(m, { commit: false }) : this.#openPlain(m);
           const counterKey = `${opened.sessionId}:${opened.counter}`;
           if (counters.has(counterKey)) {
             throw new MeteringError(
@@ -261,15 +281,16 @@ export class MdcIngest {
       const status: ReceiptStatus = c.duplicate ? 'duplicate' : 'stored';
       if (c.duplicate) this.counters.duplicates += 1;
       else this.counters.stored += 1;
-      const receipt = this.#endpoint.seal(
-        c.q.meterSerial,
-        encodeReceiptCommand({
-          readerSerial: MDC_READER_SERIAL,
-          status,
-          timestamp: c.q.timestamp,
-          counter: c.opened.counter,
-        }),
-      );
+      const command = encodeReceiptCommand({
+        readerSerial: MDC_READER_SERIAL,
+        status,
+        timestamp: c.q.timestamp,
+        counter: c.opened.counter,
+      });
+      const receipt =
+        c.opened.sessionId === PLAIN_SESSION
+          ? plainDown(c.q.meterSerial, command)
+          : this.#endpoint.seal(c.q.meterSerial, command);
       results[c.index] = encodeResult(status, c.q.meterSerial, receipt);
     }
     return results;
@@ -278,6 +299,29 @@ export class MdcIngest {
   /** Destroys the session keys. */
   close(): void {
     this.#endpoint.close();
+  }
+
+  /** A clear report (benchmark only): refused unless this MDC was started with `allowPlaintext`. */
+  #openPlain(m: Uint8Array): OpenedEnvelope {
+    if (!this.#allowPlaintext) {
+      throw new MeteringError(
+        'ERR_ENVELOPE_MALFORMED',
+        'clear reports are accepted only by an MDC started for the envelope-cost benchmark',
+        { check: 'type', value: 'plainUp', expected: 'dataUp' },
+      );
+    }
+    const meterId = checkMessage(m, 'plainUp');
+    const block = m.subarray(6);
+    const frame = decodeResponseFrame(block);
+    if (frame.meterSerial !== meterId) {
+      throw new MeteringError('ERR_METER_MISMATCH', `block names meter ${frame.meterSerial}`, {
+        check: 'block-meter-serial',
+        value: frame.meterSerial,
+        expected: meterId,
+      });
+    }
+    this.#plainCounter += 1;
+    return { meterId, sessionId: PLAIN_SESSION, counter: this.#plainCounter, block, commit: () => undefined };
   }
 
   #validate(q: InstantaneousQuantities, now: number): void {

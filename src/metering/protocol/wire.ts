@@ -4,8 +4,19 @@ import { MeteringError } from './errors.ts';
 
 /** Envelope format version (byte 0 of every message). */
 export const ENVELOPE_VERSION = 1;
-/** Message types (byte 1). */
-export const MESSAGE_TYPES = { hello: 1, accept: 2, finish: 3, dataUp: 4, dataDown: 5 } as const;
+/**
+ * Message types (byte 1). `plainUp`/`plainDown` carry a block in clear (head ‖ block): they exist only
+ * to measure what the secure envelope costs; an MDC refuses them unless started for that benchmark.
+ */
+export const MESSAGE_TYPES = {
+  hello: 1,
+  accept: 2,
+  finish: 3,
+  dataUp: 4,
+  dataDown: 5,
+  plainUp: 6,
+  plainDown: 7,
+} as const;
 /** Name of a message type. */
 export type MessageType = keyof typeof MESSAGE_TYPES;
 
@@ -20,7 +31,13 @@ export const TAG_LENGTH = 16;
 export const DATA_UP_LENGTH = DATA_HEADER_LENGTH + RESPONSE_LENGTH + TAG_LENGTH; // 296
 export const DATA_DOWN_LENGTH = DATA_HEADER_LENGTH + COMMAND_LENGTH + TAG_LENGTH; // 104
 
+/** Lengths of the benchmark-only clear messages: head (6) ‖ block. */
+export const PLAIN_UP_LENGTH = 6 + RESPONSE_LENGTH;
+export const PLAIN_DOWN_LENGTH = 6 + COMMAND_LENGTH;
+
 const LENGTHS: Record<MessageType, number> = {
+  plainUp: PLAIN_UP_LENGTH,
+  plainDown: PLAIN_DOWN_LENGTH,
   hello: HELLO_LENGTH,
   accept: ACCEPT_LENGTH,
   finish: FINISH_LENGTH,
@@ -33,7 +50,7 @@ export function messageType(bytes: Uint8Array): MessageType {
   if (!(bytes instanceof Uint8Array) || bytes.length < 2) malformed('length', String(bytes?.length), '>= 2');
   if (bytes[0] !== ENVELOPE_VERSION) malformed('version', String(bytes[0]), String(ENVELOPE_VERSION));
   const type = (Object.keys(MESSAGE_TYPES) as MessageType[]).find((k) => MESSAGE_TYPES[k] === bytes[1]);
-  if (type === undefined) return malformed('type', String(bytes[1]), '1 to 5');
+  if (type === undefined) return malformed('type', String(bytes[1]), '1 to 7');
   if (bytes.length !== LENGTHS[type])
     malformed(`${type}-length`, String(bytes.length), String(LENGTHS[type]));
   return type;

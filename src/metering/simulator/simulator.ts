@@ -25,6 +25,7 @@ import {
   sealData,
 } from '../protocol/index.ts';
 import { randomX25519 } from '../protocol/keys.ts';
+import { MESSAGE_TYPES, PLAIN_DOWN_LENGTH, PLAIN_UP_LENGTH, writeMessageHead } from '../protocol/wire.ts';
 import type { MeterKeyFile } from '../provisioning.ts';
 import type { CustomerModel } from './model.ts';
 
@@ -52,6 +53,11 @@ export interface MeterFleetOptions {
   readonly faults?: FaultOptions;
   /** Deterministic fault choice. */
   readonly random?: () => number;
+  /**
+   * `none` sends reports in clear (`plainUp`), ONLY to measure what the secure envelope costs; the MDC
+   * refuses them unless started for that benchmark. Default `aes-gcm`.
+   */
+  readonly envelope?: 'aes-gcm' | 'none';
 }
 
 /** Outcome of one round. */
@@ -82,6 +88,7 @@ export class MeterFleet {
   readonly #now: () => number;
   readonly #faults: FaultOptions;
   readonly #random: () => number;
+  #plain: boolean;
   #links: Link[] = [];
   // Per meter, struct of arrays.
   readonly #up: Buffer;
@@ -119,6 +126,7 @@ export class MeterFleet {
     this.#now = o.now ?? Date.now;
     this.#faults = o.faults ?? {};
     this.#random = o.random ?? Math.random;
+    this.#plain = o.envelope === 'none';
     const n = this.count;
     this.#up = Buffer.alloc(32 * n);
     this.#down = Buffer.alloc(32 * n);
@@ -271,7 +279,7 @@ export class MeterFleet {
       };
       let queued = 0;
       for (const i of meters) {
-        if (this.#hasSession[i] === 0) continue;
+        if (this.#hasSession[i] === 0 && !this.#plain) continue;
         const ts = pending.get(i) ?? intervalEnd;
         pending.set(i, ts);
         const env = this.#sealReport(i, intervalEnd);
@@ -333,6 +341,11 @@ export class MeterFleet {
     };
   }
 
+  /** Switches between sealed reports and clear ones (`none`: envelope-cost benchmark only). */
+  useEnvelope(kind: 'aes-gcm' | 'none'): void {
+    this.#plain = kind === 'none';
+  }
+
   /** Zeroes key material. */
   destroy(): void {
     this.#up.fill(0);
@@ -348,6 +361,12 @@ export class MeterFleet {
     const report =
       this.#skewed[i] === 1 ? { ...q, timestamp: q.timestamp + (this.#faults.skewMs ?? 7 * 60_000) } : q;
     const block = encodeInstantaneousResponse(report);
+    if (this.#plain) {
+      const out = Buffer.allocUnsafe(PLAIN_UP_LENGTH);
+      writeMessageHead(out, 'plainUp', this.#meterIds[i]!);
+      out.set(block, 6);
+      return out;
+    }
     const counter = ++this.#sent[i]!;
     return sealData(
       'dataUp',
@@ -408,8 +427,17 @@ export class MeterFleet {
   }
 
   #receipt(i: number, envelope: Buffer): void {
-    if (this.#hasSession[i] === 0) return;
     let receipt: ReturnType<typeof decodeReceiptCommand>;
+    if (this.#plain && envelope.length === PLAIN_DOWN_LENGTH && envelope[1] === MESSAGE_TYPES.plainDown) {
+      try {
+        receipt = decodeReceiptCommand(envelope.subarray(6));
+      } catch {
+        return;
+      }
+      this.#settle(i, receipt);
+      return;
+    }
+    if (this.#hasSession[i] === 0) return;
     try {
       const header = parseDataHeader(envelope, 'dataDown');
       if (
@@ -423,6 +451,10 @@ export class MeterFleet {
     } catch {
       return;
     }
+    this.#settle(i, receipt);
+  }
+
+  #settle(i: number, receipt: ReturnType<typeof decodeReceiptCommand>): void {
     const pending = this.#round;
     if (pending === undefined || pending.get(i) !== receipt.timestamp) return;
     pending.delete(i);
