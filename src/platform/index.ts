@@ -63,6 +63,14 @@ export {
   peerService,
 } from './mtls.ts';
 export {
+  DEFAULT_ENCLAVE_SIZE_BYTES,
+  ENCLAVE_SIZE_ENV,
+  enclaveSizeFromEnv,
+  PROCESS_METRIC_NAMES,
+  type ProcessMetricsOptions,
+  registerProcessMetrics,
+} from './process-metrics.ts';
+export {
   type StartServiceOptions,
   startService,
   type TeeChoice,
