@@ -31,7 +31,10 @@ let shown = 0;
 const sessions = await rig.fleet.handshake({
   concurrency: 5000,
   onProgress: (d, t) => {
-    if (d - shown >= 50_000 || d === t) progress(`handshakes ${(shown = d)}/${t}`);
+    if (d - shown >= 50_000 || d === t) {
+      shown = d;
+      progress(`handshakes ${d}/${t}`);
+    }
   },
 });
 const handshakeSeconds = (performance.now() - th) / 1000;

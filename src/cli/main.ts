@@ -4,9 +4,12 @@ import { registerCasCommands } from './cas-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { type CliIo, CommandFailure, EXIT, processIo, UsageError } from './io.ts';
 import { registerMeteringCommands } from './metering-command.ts';
+import { registerResetCommand } from './reset-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerSqlCommands } from './sql-command.ts';
+import { registerStatusCommand } from './status-command.ts';
 import { registerTeeCommands } from './tee-command.ts';
+import { registerUpCommand } from './up-command.ts';
 
 /** Holds the exit code chosen by the action that ran. */
 export interface CliRun {
@@ -29,6 +32,9 @@ export function createProgram(run: CliRun): Command {
   registerRunCommand(program, run);
   registerSqlCommands(program, run);
   registerMeteringCommands(program, run);
+  registerUpCommand(program, run);
+  registerStatusCommand(program, run);
+  registerResetCommand(program, run);
   for (const cmd of allCommands(program)) cmd.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -200,6 +200,11 @@ MDC its identity and the registry digest through the CAS:
     .option('--duplicate <p>', 'fault: probability that a report is sent twice')
     .option('--skew-share <p>', 'fault: share of meters with a skewed clock')
     .option('--households <n>', 'real households to model customers on', '64')
+    .option('--resend-after <ms>', 'resend a report without a receipt after this long', '5000')
+    .option(
+      '--deadline <ms>',
+      "give up on a round's missing receipts after this long (default: one simulated interval)",
+    )
     .action(async (f: Record<string, string | string[] | undefined>) => {
       const count = intArg(f.meters as string, '--meters', 1, 10_000_000);
       const endpoints = (f.aggregator as string[]).map((a) => hostPort(a, '--aggregator'));
@@ -266,6 +271,11 @@ MDC its identity and the registry digest through the CAS:
         onProgress: (d, t) => d % 10_000 === 0 && log('info', 'handshake progress', { done: d, total: t }),
       });
       log('info', 'sessions established', { sessions, meters: count, summary: model.summary() });
+      const resendAfterMs = intArg(f.resendAfter as string, '--resend-after', 100, 3_600_000);
+      const deadlineMs =
+        f.deadline === undefined
+          ? Math.max(5000, INTERVAL / speed)
+          : intArg(f.deadline as string, '--deadline', 1000, 24 * 3_600_000);
       let next = Math.floor(simNow() / INTERVAL) * INTERVAL;
       for (let r = 0; r < rounds && !stopping; r++) {
         while (simNow() < next && !stopping)
@@ -275,7 +285,7 @@ MDC its identity and the registry digest through the CAS:
           ]);
         if (stopping) break;
         if (fleet.sessions < count) await fleet.handshake();
-        const stats = await fleet.round(next, { deadlineMs: Math.max(5000, INTERVAL / speed) });
+        const stats = await fleet.round(next, { deadlineMs, resendAfterMs });
         run.io.out(JSON.stringify({ event: 'round', at: new Date(next).toISOString(), ...stats }));
         next += INTERVAL;
       }
@@ -356,36 +366,42 @@ MDC its identity and the registry digest through the CAS:
       .option('--mdc <url>', 'an MDC API URL, in shard order (repeatable)', collect, [])
       .option('--data <dir>', 'directory of the disk queues', './.securecloud/aggregator')
       .option('--listen <host:port>', 'meter link endpoint', '127.0.0.1:7200')
-      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics)', '127.0.0.1:7280'),
-  ).action(async (f: CasFlags & { mdc: string[]; data: string; listen: string; http: string }) => {
-    if (f.mdc.length === 0)
-      throw new UsageError('give at least one --mdc https://HOST:PORT (the MDC API URL)');
-    const listen = hostPort(f.listen, '--listen');
-    const log = jsonLogger(run.io, 'aggregator');
-    const agg = await runAttestedAggregator({
-      ...(await attestFlags(f)),
-      mdcUrls: f.mdc,
-      dataDir: f.data,
-      listenHost: listen.host,
-      listenPort: listen.port,
-      http: hostPort(f.http, '--http'),
-      log,
-    }).catch((err) => {
-      throw new CommandFailure(`the aggregator could not start: ${(err as Error).message}`);
-    });
-    run.io.out(
-      JSON.stringify({
-        event: 'ready',
-        service: 'aggregator',
-        instanceId: agg.attested.instanceId,
-        linkPort: agg.aggregator.linkPort,
-      }),
-    );
-    const signal = await untilSignal();
-    log('info', 'stopping', { signal, ...agg.aggregator.stats() });
-    await agg.close();
-    run.exitCode = EXIT.ok;
-  });
+      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics)', '127.0.0.1:7280')
+      .option('--request-timeout <ms>', 'resend a request the MDC has not answered after this long', '15000'),
+  ).action(
+    async (
+      f: CasFlags & { mdc: string[]; data: string; listen: string; http: string; requestTimeout: string },
+    ) => {
+      if (f.mdc.length === 0)
+        throw new UsageError('give at least one --mdc https://HOST:PORT (the MDC API URL)');
+      const listen = hostPort(f.listen, '--listen');
+      const log = jsonLogger(run.io, 'aggregator');
+      const agg = await runAttestedAggregator({
+        ...(await attestFlags(f)),
+        mdcUrls: f.mdc,
+        dataDir: f.data,
+        listenHost: listen.host,
+        listenPort: listen.port,
+        http: hostPort(f.http, '--http'),
+        requestTimeoutMs: intArg(f.requestTimeout, '--request-timeout', 100, 600_000),
+        log,
+      }).catch((err) => {
+        throw new CommandFailure(`the aggregator could not start: ${(err as Error).message}`);
+      });
+      run.io.out(
+        JSON.stringify({
+          event: 'ready',
+          service: 'aggregator',
+          instanceId: agg.attested.instanceId,
+          linkPort: agg.aggregator.linkPort,
+        }),
+      );
+      const signal = await untilSignal();
+      log('info', 'stopping', { signal, ...agg.aggregator.stats() });
+      await agg.close();
+      run.exitCode = EXIT.ok;
+    },
+  );
 
   program
     .command('metering')

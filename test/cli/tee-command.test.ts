@@ -106,20 +106,4 @@ describe('securecloud command', () => {
     assert.match(help.stdout, /attest/);
     await assert.rejects(run(BIN, ['no-such-command']), (err: { code: number }) => err.code === 2);
   });
-
-  it('demo runs a CAS, grants an attested service and refuses another build, with the SIMULATION banner', async () => {
-    const state = await mkdtemp(join(tmpdir(), 'sc-demo-'));
-    try {
-      const r = await runCli('demo', '--state', state);
-      assert.equal(r.code, 0, r.out + r.err);
-      assert.match(r.out, /SIMULATION/);
-      assert.match(r.out, /attested as instance [0-9a-f]{8}/);
-      assert.match(r.out, /secrets dbKey, inmetro/);
-      assert.match(r.out, /refused: measurement-not-accepted/);
-      assert.match(r.out, /hash chain and signatures verified/);
-      assert.doesNotMatch(r.out, /PRIVATE KEY/);
-    } finally {
-      await rm(state, { recursive: true, force: true });
-    }
-  });
 });
