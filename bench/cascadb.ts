@@ -1,14 +1,27 @@
 // CascaDB against SQLite (better-sqlite3) and the local PostgreSQL, same schema, data and queries:
 // batched inserts per second, primary-key point selects per second, and a primary-key prefix scan
 // of one meter's month (2,880 rows) in rows per second. Prints JSON with the ratios.
+// CascaDB runs as the goal defines it (LMDB + secure store, AES-256-GCM blocks), and, to show
+// where its time goes, with its block cache off (every block read is decrypted and authenticated
+// again), with LMDB page encryption on as well (as `securecloud sql serve` runs it), and without
+// the secure store. Commits are durable on every system: LMDB synced (overlappingSync off),
+// SQLite WAL + synchronous=FULL, PostgreSQL's default synchronous_commit.
 // Usage: npm run bench -- cascadb [--meters N] [--batch B] [--points P] [--scans S] [--pg URL]
+//        [--block-bytes N] [--cache-bytes N] [--rounds R]
+// The systems are measured in R interleaved rounds (see measureAll); figures are medians.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createKeyring, createLmdbEngine, createSecureStore, type StorageEngine } from '../src/kvs/index.ts';
+import {
+  createKeyring,
+  createLmdbEngine,
+  createSecureStore,
+  DEFAULT_BLOCK_BYTES,
+  type StorageEngine,
+} from '../src/kvs/index.ts';
 import { openDatabase } from '../src/sql/database.ts';
 import { prng } from '../test/support/prng.ts';
 
@@ -20,6 +33,9 @@ const METERS = arg('meters', 20);
 const BATCH = arg('batch', 500);
 const POINTS = arg('points', 20_000);
 const SCANS = arg('scans', 20);
+const BLOCK_BYTES = arg('block-bytes', DEFAULT_BLOCK_BYTES);
+const CACHE_BYTES = arg('cache-bytes', 64 * 1024 * 1024);
+const ROUNDS = arg('rounds', 5);
 const PG_URL = process.argv.includes('--pg')
   ? process.argv[process.argv.indexOf('--pg') + 1]!
   : 'postgres://postgres@127.0.0.1:5432/test';
@@ -68,10 +84,17 @@ interface Target {
 
 const isoTs = (us: number) => new Date(us / 1000).toISOString().replace('T', ' ').replace('Z', '');
 
-async function cascadb(dir: string, encrypted = true): Promise<Target> {
+type CascadbMode = 'secure' | 'secure-no-cache' | 'secure-page-encryption' | 'plain';
+
+async function cascadb(dir: string, mode: CascadbMode = 'secure'): Promise<Target> {
   const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
-  const lmdb = await createLmdbEngine({ path: dir });
-  const engine: StorageEngine = encrypted ? createSecureStore(lmdb, keyring, { namespace: 'bench' }) : lmdb;
+  const pages = mode === 'secure-page-encryption';
+  const lmdb = await createLmdbEngine({ path: dir, ...(pages && { encryptionKey: randomBytes(32) }) });
+  const cacheBytes = mode === 'secure-no-cache' ? 0 : CACHE_BYTES;
+  const engine: StorageEngine =
+    mode === 'plain'
+      ? lmdb
+      : createSecureStore(lmdb, keyring, { namespace: 'bench', blockBytes: BLOCK_BYTES, cacheBytes });
   const db = await openDatabase({ engine });
   const s = db.session();
   await s.query(CREATE);
@@ -79,9 +102,10 @@ async function cascadb(dir: string, encrypted = true): Promise<Target> {
   const point = await s.prepare(POINT);
   const scan = await s.prepare(SCAN);
   return {
-    name: encrypted
-      ? 'cascadb (lmdb, secure store: AES-256-GCM)'
-      : 'cascadb (lmdb, no encryption: for the breakdown only)',
+    name:
+      mode === 'plain'
+        ? 'cascadb (lmdb, no encryption: for the breakdown only)'
+        : `cascadb (lmdb${pages ? ' with page encryption, as `sql serve` runs it' : ''}, secure store: AES-256-GCM blocks of ${BLOCK_BYTES} bytes, block cache ${cacheBytes === 0 ? 'off' : `${cacheBytes} bytes`})`,
     async insert(batch) {
       await s.query('BEGIN');
       for (const r of batch) await insert.query([r.meter, BigInt(r.us), ...r.attrs]);
@@ -202,31 +226,113 @@ interface Figures {
   scanRowsPerSecond: number;
 }
 
-async function measure(t: Target, data: readonly Reading[]): Promise<Figures> {
-  let start = performance.now();
-  for (let i = 0; i < data.length; i += BATCH) await t.insert(data.slice(i, i + BATCH));
-  const insertRowsPerSecond = data.length / ((performance.now() - start) / 1000);
-  const rand = prng(7);
-  const pick = () => data[Math.floor(rand() * data.length)]!;
-  for (let i = 0; i < 1000; i++) await t.point(pick().meter, pick().us);
-  start = performance.now();
-  let found = 0;
-  for (let i = 0; i < POINTS; i++) {
-    const r = pick();
-    found += await t.point(r.meter, r.us);
-  }
-  const pointSelectsPerSecond = POINTS / ((performance.now() - start) / 1000);
-  if (found !== POINTS) throw new Error(`${t.name}: ${found} of ${POINTS} point selects found their row`);
-  const end = START_US + PER_METER * STEP_US;
-  await t.scan(1, START_US, end);
-  start = performance.now();
-  let rows = 0;
-  for (let i = 0; i < SCANS; i++) rows += await t.scan((i % METERS) + 1, START_US, end);
-  const scanRowsPerSecond = rows / ((performance.now() - start) / 1000);
-  if (rows !== SCANS * PER_METER)
-    throw new Error(`${t.name}: scans returned ${rows} rows, expected ${SCANS * PER_METER}`);
-  return { insertRowsPerSecond, pointSelectsPerSecond, scanRowsPerSecond };
+/** Each figure's samples, one per round. */
+type Samples = { [K in keyof Figures]: number[] };
+
+/** The systems in round `r`'s order: rotated, so that none always runs first (or last). */
+function rotated<T>(items: readonly T[], r: number): T[] {
+  const k = r % Math.max(1, items.length);
+  return [...items.slice(k), ...items.slice(0, k)];
 }
+
+async function timed(f: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await f();
+  return (performance.now() - start) / 1000;
+}
+
+/**
+ * Measures every system in ROUNDS interleaved rounds: after an untimed warm-up (the first two
+ * batches into every system), round r inserts its share of the rest into each system in turn,
+ * starting with a different system each round; then the point selects and scans are shared out
+ * the same way. A burst of load from other work on the machine then hits one round of each
+ * system alike rather than one system's whole figure; each figure is the median of its rounds.
+ */
+async function measureAll(
+  targets: readonly [string, Target][],
+  data: readonly Reading[],
+): Promise<Map<string, Samples>> {
+  const samples = new Map<string, Samples>(
+    targets.map(([key]) => [
+      key,
+      { insertRowsPerSecond: [], pointSelectsPerSecond: [], scanRowsPerSecond: [] },
+    ]),
+  );
+  // Untimed warm-up: the first batches into every system, so that no system pays alone for
+  // compiling the code the others share (the three CascaDB variants) by going first.
+  const warmup = Math.min(2 * BATCH, data.length);
+  for (const [, t] of targets) {
+    for (let i = 0; i < warmup; i += BATCH) await t.insert(data.slice(i, Math.min(i + BATCH, warmup)));
+  }
+  const rest = data.slice(warmup);
+  const perRound = Math.ceil(rest.length / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    const chunk = rest.slice(r * perRound, (r + 1) * perRound);
+    if (chunk.length === 0) continue;
+    for (const [key, t] of rotated(targets, r)) {
+      const seconds = await timed(async () => {
+        for (let i = 0; i < chunk.length; i += BATCH) await t.insert(chunk.slice(i, i + BATCH));
+      });
+      samples.get(key)!.insertRowsPerSecond.push(chunk.length / seconds);
+    }
+  }
+  const pickFrom = (seed: number) => {
+    const rand = prng(seed);
+    return () => data[Math.floor(rand() * data.length)]!;
+  };
+  for (const [, t] of targets) {
+    const pick = pickFrom(7);
+    for (let i = 0; i < 1000; i++) await t.point(pick().meter, pick().us);
+  }
+  const points = Math.ceil(POINTS / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [key, t] of rotated(targets, r)) {
+      const pick = pickFrom(100 + r);
+      let found = 0;
+      const seconds = await timed(async () => {
+        for (let i = 0; i < points; i++) {
+          const row = pick();
+          found += await t.point(row.meter, row.us);
+        }
+      });
+      if (found !== points) throw new Error(`${t.name}: ${found} of ${points} point selects found their row`);
+      samples.get(key)!.pointSelectsPerSecond.push(points / seconds);
+    }
+  }
+  const end = START_US + PER_METER * STEP_US;
+  for (const [, t] of targets) await t.scan(1, START_US, end);
+  const scans = Math.ceil(SCANS / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [key, t] of rotated(targets, r)) {
+      let rows = 0;
+      const seconds = await timed(async () => {
+        for (let i = 0; i < scans; i++) rows += await t.scan(((r * scans + i) % METERS) + 1, START_US, end);
+      });
+      if (rows !== scans * PER_METER)
+        throw new Error(`${t.name}: scans returned ${rows} rows, expected ${scans * PER_METER}`);
+      samples.get(key)!.scanRowsPerSecond.push(rows / seconds);
+    }
+  }
+  return samples;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const summary = (s: Samples): Figures => ({
+  insertRowsPerSecond: median(s.insertRowsPerSecond),
+  pointSelectsPerSecond: median(s.pointSelectsPerSecond),
+  scanRowsPerSecond: median(s.scanRowsPerSecond),
+});
+
+/** Each figure's lowest and highest round, rounded. */
+const spread = (s: Samples) =>
+  Object.fromEntries(
+    Object.entries(s).map(([k, xs]) => [k, [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))]]),
+  );
 
 const round = (f: Figures): Figures => ({
   insertRowsPerSecond: Math.round(f.insertRowsPerSecond),
@@ -251,7 +357,11 @@ function ratios(a: Figures, b: Figures | undefined, goal: number) {
  */
 async function storeFloor(dir: string) {
   const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
-  const store = createSecureStore(await createLmdbEngine({ path: dir }), keyring, { namespace: 'floor' });
+  const store = createSecureStore(await createLmdbEngine({ path: dir }), keyring, {
+    namespace: 'floor',
+    blockBytes: BLOCK_BYTES,
+    cacheBytes: CACHE_BYTES,
+  });
   const n = 20_000;
   const keys = Array.from({ length: n }, (_, i) => {
     const k = Buffer.alloc(12);
@@ -273,7 +383,7 @@ async function storeFloor(dir: string) {
   const scanRowsPerSecond = rows / ((performance.now() - start) / 1000);
   await store.close();
   return {
-    what: `secure store over lmdb alone, ${value.length}-byte values`,
+    what: `secure store (blocks of ${BLOCK_BYTES} bytes) over lmdb alone, ${value.length}-byte values, batches of ${BATCH}, block cache ${CACHE_BYTES} bytes`,
     batchedPutsPerSecond: Math.round(putsPerSecond),
     getsPerSecond: Math.round(getsPerSecond),
     scanRowsPerSecond: Math.round(scanRowsPerSecond),
@@ -283,34 +393,44 @@ async function storeFloor(dir: string) {
 async function main(): Promise<void> {
   const data = makeData();
   const dir = await mkdtemp(join(tmpdir(), 'cascadb-bench-'));
-  const results: Record<string, { system: string; figures?: Figures; skipped?: string }> = {};
+  const results: Record<
+    string,
+    { system: string; figures?: Figures; spread?: Record<string, number[]>; skipped?: string }
+  > = {};
   let floor: Awaited<ReturnType<typeof storeFloor>>;
   try {
     floor = await storeFloor(join(dir, 'floor'));
-    const targets: [string, () => Promise<Target | string>][] = [
+    const systems: [string, () => Promise<Target | string>][] = [
       ['cascadb', () => cascadb(join(dir, 'cascadb'))],
-      ['cascadbUnencrypted', () => cascadb(join(dir, 'cascadb-plain'), false)],
+      ['cascadbNoBlockCache', () => cascadb(join(dir, 'cascadb-no-cache'), 'secure-no-cache')],
+      ['cascadbPageEncryption', () => cascadb(join(dir, 'cascadb-pages'), 'secure-page-encryption')],
+      ['cascadbUnencrypted', () => cascadb(join(dir, 'cascadb-plain'), 'plain')],
       ['sqlite', () => sqlite(dir)],
       ['postgresql', () => postgres()],
     ];
-    for (const [key, open] of targets) {
-      const t = await open();
-      if (typeof t === 'string') {
-        process.stderr.write(`skipping ${key}: ${t}\n`);
-        results[key] = { system: key, skipped: t };
-        continue;
+    const open: [string, Target][] = [];
+    try {
+      for (const [key, make] of systems) {
+        const t = await make();
+        if (typeof t === 'string') {
+          process.stderr.write(`skipping ${key}: ${t}\n`);
+          results[key] = { system: key, skipped: t };
+        } else open.push([key, t]);
       }
-      try {
-        results[key] = { system: t.name, figures: round(await measure(t, data)) };
-      } finally {
-        await t.close();
+      const samples = await measureAll(open, data);
+      for (const [key, t] of open) {
+        const s = samples.get(key)!;
+        results[key] = { system: t.name, figures: round(summary(s)), spread: spread(s) };
       }
+    } finally {
+      for (const [, t] of open) await t.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   const c = results.cascadb?.figures;
   if (c === undefined) throw new Error('CascaDB produced no figures');
+  const noCache = results.cascadbNoBlockCache?.figures;
   process.stdout.write(
     `${JSON.stringify(
       {
@@ -319,12 +439,20 @@ async function main(): Promise<void> {
         rows: data.length,
         meters: METERS,
         batch: BATCH,
+        rounds: ROUNDS,
+        figures: 'median of the rounds (spread: lowest and highest round)',
+        blockBytes: BLOCK_BYTES,
+        cacheBytes: CACHE_BYTES,
         pointSelects: POINTS,
         scans: { count: SCANS, rowsEach: PER_METER },
         results,
         storeFloor: floor,
         cascadbOverSqlite: ratios(c, results.sqlite?.figures, 0.5),
         cascadbOverPostgresql: ratios(c, results.postgresql?.figures, 2),
+        ...(noCache && {
+          noBlockCacheOverSqlite: ratios(noCache, results.sqlite?.figures, 0.5),
+          noBlockCacheOverPostgresql: ratios(noCache, results.postgresql?.figures, 2),
+        }),
       },
       null,
       2,

@@ -7,6 +7,7 @@
 export { MAX_KEY_BYTES } from './engine-guards.ts';
 export { isKvsError, KVS_ERROR_CODES, KvsError, type KvsErrorCode } from './errors.ts';
 export {
+  BLOCK_FORMAT_VERSION,
   createKeyring,
   Keyring,
   type KeyringEntry,
@@ -32,11 +33,15 @@ export {
   type ResolvedScan,
   resolveScan,
 } from './range.ts';
+export { ReadScope } from './read-scope.ts';
+export { chunked, scanChunks } from './scan-chunks.ts';
 export {
   createSecureStore,
+  DEFAULT_BLOCK_BYTES,
   type ReencryptOptions,
   type ReencryptProgress,
-  SecureStore,
+  type SecureStore,
+  type SecureStoreLayout,
   type SecureStoreOptions,
 } from './secure-store.ts';
 export type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';

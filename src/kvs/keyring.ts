@@ -3,19 +3,20 @@
  * writes, any held one accepted for reads, so that keys rotate without downtime. It seals and
  * opens values itself; the key bytes never leave its `#private` fields.
  *
- * Sealed value format, version 1 (33 bytes of overhead):
+ * Sealed frame format (33 bytes of overhead), shared by both kinds of frames:
  *
- * | offset   | size | field                                   |
- * |----------|------|-----------------------------------------|
- * | 0        | 1    | format version, 0x01                    |
- * | 1        | 4    | key id, unsigned 32-bit big-endian      |
- * | 5        | 12   | nonce, random (96 bits)                 |
- * | 17       | n    | ciphertext (AES-256-GCM, n = plaintext) |
- * | 17 + n   | 16   | GCM tag                                 |
+ * | offset   | size | field                                                 |
+ * |----------|------|-------------------------------------------------------|
+ * | 0        | 1    | format version: 0x01 one value, 0x02 a block of them  |
+ * | 1        | 4    | key id, unsigned 32-bit big-endian                    |
+ * | 5        | 12   | nonce, random (96 bits)                               |
+ * | 17       | n    | ciphertext (AES-256-GCM, n = plaintext)               |
+ * | 17 + n   | 16   | GCM tag                                               |
  *
- * Associated data: `VALUE_DOMAIN` ‖ the 5 header bytes ‖ the caller's context (the secure store
- * passes the namespace, length-prefixed, then the full key, through a reused
- * {@link AssociatedData}).
+ * Associated data: the format's domain string ({@link SealFormat}) ‖ the 5 header bytes ‖ the
+ * caller's context (the secure store passes the namespace, length-prefixed, then the full
+ * engine key, through a reused {@link AssociatedData}). The domain and version byte keep the two
+ * kinds of frames apart: a block never opens as a value, nor a value as a block.
  */
 import {
   createCipheriv,
@@ -28,8 +29,10 @@ import {
 import { asBuffer } from './engine-guards.ts';
 import { KvsError } from './errors.ts';
 
-/** Format version byte of sealed values. */
+/** Format version byte of a value sealed on its own (the secure store's `values` layout). */
 export const VALUE_FORMAT_VERSION = 1;
+/** Format version byte of a sealed block of entries (the secure store's `blocks` layout). */
+export const BLOCK_FORMAT_VERSION = 2;
 /** Bytes a sealed value adds to its plaintext: version 1 + key id 4 + nonce 12 + tag 16. */
 export const VALUE_OVERHEAD = 33;
 /** Bytes of a pseudonym: HMAC-SHA256 truncated to 128 bits. */
@@ -40,7 +43,30 @@ const NONCE = 12;
 const TAG = 16;
 const KEY_BYTES = 32;
 const VALUE_DOMAIN = Buffer.from('securecloud.kvs.value.v1\0', 'latin1');
+const BLOCK_DOMAIN = Buffer.from('securecloud.kvs.block.v1\0', 'latin1');
 const PSEUDONYM_DOMAIN = Buffer.from('securecloud.kvs.pseudonym.v1\0', 'latin1');
+
+/** A kind of sealed frame: its version byte, the domain its associated data starts with, a name. */
+export interface SealFormat {
+  readonly version: number;
+  readonly domain: Buffer;
+  /** What the frame holds, for error messages: `value` or `block`. */
+  readonly holds: string;
+}
+
+/** Frames holding one value (version 1). */
+export const VALUE_FORMAT: SealFormat = Object.freeze({
+  version: VALUE_FORMAT_VERSION,
+  domain: VALUE_DOMAIN,
+  holds: 'value',
+});
+/** Frames holding a block of entries (version 2). */
+export const BLOCK_FORMAT: SealFormat = Object.freeze({
+  version: BLOCK_FORMAT_VERSION,
+  domain: BLOCK_DOMAIN,
+  holds: 'block',
+});
+const FORMATS: readonly (SealFormat | undefined)[] = [undefined, VALUE_FORMAT, BLOCK_FORMAT];
 
 /** One key of the keyring: an id (u32) and 32 bytes of key material (from the CAS). */
 export interface KeyringEntry {
@@ -144,12 +170,13 @@ export class Keyring {
   seal(plaintext: Uint8Array, context: Uint8Array | AssociatedData, key: Uint8Array = NO_BYTES): Uint8Array {
     const material = this.#keys.get(this.#currentId);
     if (!material) throw new TypeError('the keyring was destroyed');
+    const aad = bound(context, key);
     const out = Buffer.allocUnsafe(HEADER + NONCE + plaintext.length + TAG);
-    out[0] = VALUE_FORMAT_VERSION;
+    out[0] = aad.format.version;
     out.writeUInt32BE(this.#currentId, 1);
     this.#nonces.fill(out, HEADER);
     const cipher = createCipheriv('aes-256-gcm', material, out.subarray(HEADER, HEADER + NONCE));
-    cipher.setAAD(bound(context, key).of(out, key));
+    cipher.setAAD(aad.of(out, key));
     let at = HEADER + NONCE;
     // node:crypto has no update-into-buffer: one copy of the ciphertext into the frame is the floor.
     at += cipher.update(plaintext).copy(out, at);
@@ -165,7 +192,8 @@ export class Keyring {
    * key id this keyring lacks raises `ERR_KVS_KEY_UNKNOWN`. The result is a new buffer.
    */
   open(sealed: Uint8Array, context: Uint8Array | AssociatedData, key: Uint8Array = NO_BYTES): Buffer {
-    const id = sealedKeyId(sealed);
+    const aad = bound(context, key);
+    const id = sealedKeyId(sealed, aad.format);
     const material = this.#keys.get(id);
     if (!material) {
       throw new KvsError(
@@ -176,7 +204,7 @@ export class Keyring {
     const buf = asBuffer(sealed);
     const end = buf.length - TAG;
     const decipher = createDecipheriv('aes-256-gcm', material, buf.subarray(HEADER, HEADER + NONCE));
-    decipher.setAAD(bound(context, key).of(buf, key));
+    decipher.setAAD(aad.of(buf, key));
     decipher.setAuthTag(buf.subarray(end));
     const body = decipher.update(buf.subarray(HEADER + NONCE, end));
     try {
@@ -185,7 +213,7 @@ export class Keyring {
       body.fill(0);
       throw new KvsError(
         'ERR_KVS_INTEGRITY',
-        `a value failed authentication under key id ${id}: it was altered, moved from another key or namespace, or sealed with different key material`,
+        `a sealed ${aad.format.holds} failed authentication under key id ${id}: it was altered, moved from another key or namespace, or sealed with different key material`,
         { cause },
       );
     }
@@ -207,18 +235,29 @@ export class Keyring {
 }
 
 /**
- * The key id a sealed value names, read without decrypting (reencryption uses it to skip values
- * already under the current key). Raises `ERR_KVS_INTEGRITY` when the header is malformed.
+ * The key id a sealed frame names, read without decrypting (reencryption uses it to skip frames
+ * already under the current key). Raises `ERR_KVS_INTEGRITY` when the header is malformed or, with
+ * `format`, of another format (the message names the store layout that wrote it).
  */
-export function sealedKeyId(sealed: Uint8Array): number {
+export function sealedKeyId(sealed: Uint8Array, format?: SealFormat): number {
+  const what = format?.holds ?? 'value';
   if (sealed.length < VALUE_OVERHEAD) {
     throw new KvsError(
       'ERR_KVS_INTEGRITY',
-      `a sealed value is ${sealed.length} bytes, shorter than its 33-byte frame`,
+      `a sealed ${what} is ${sealed.length} bytes, shorter than its 33-byte frame`,
     );
   }
-  if (sealed[0] !== VALUE_FORMAT_VERSION) {
-    throw new KvsError('ERR_KVS_INTEGRITY', `a sealed value has format version ${sealed[0]}; expected 1`);
+  const version = sealed[0]!;
+  const found = FORMATS[version];
+  if (found === undefined || (format !== undefined && found !== format)) {
+    const hint =
+      found === undefined
+        ? ''
+        : ` (a sealed ${found.holds}: the store was written with layout '${found.holds}s'; open it with that layout)`;
+    throw new KvsError(
+      'ERR_KVS_INTEGRITY',
+      `a sealed ${what} has format version ${version}; expected ${format?.version ?? '1 or 2'}${hint}`,
+    );
   }
   return asBuffer(sealed).readUInt32BE(1);
 }
@@ -235,20 +274,23 @@ export function encodeNamespace(namespace: string): Buffer {
 
 /**
  * The associated data of sealed values with a fixed prefix (the secure store's length-prefixed
- * namespace): `VALUE_DOMAIN` ‖ header ‖ prefix ‖ key, built in one buffer allocated once, where
+ * namespace): the format's domain ‖ header ‖ prefix ‖ key, built in one buffer allocated once, where
  * each call writes only the 5 header bytes and the key. Not secret; not reentrant (the views it
  * returns are overwritten by the next call), which synchronous seal/open never need.
  */
 export class AssociatedData {
+  /** The kind of frame sealed and opened with this associated data. */
+  readonly format: SealFormat;
   readonly #keyAt: number;
   #buf: Buffer;
   #views: Buffer[] = [];
 
-  constructor(prefix: Uint8Array, keyRoom = 64) {
-    this.#keyAt = VALUE_DOMAIN.length + HEADER + prefix.length;
+  constructor(prefix: Uint8Array, keyRoom = 64, format: SealFormat = VALUE_FORMAT) {
+    this.format = format;
+    this.#keyAt = format.domain.length + HEADER + prefix.length;
     this.#buf = Buffer.allocUnsafeSlow(this.#keyAt + keyRoom);
-    VALUE_DOMAIN.copy(this.#buf, 0);
-    this.#buf.set(prefix, VALUE_DOMAIN.length + HEADER);
+    format.domain.copy(this.#buf, 0);
+    this.#buf.set(prefix, format.domain.length + HEADER);
   }
 
   /** The bytes to authenticate for a value whose frame starts with `frame` and whose key is `key`. */
@@ -256,7 +298,7 @@ export class AssociatedData {
     const length = this.#keyAt + key.length;
     if (length > this.#buf.length) this.#grow(length);
     const buf = this.#buf;
-    const at = VALUE_DOMAIN.length;
+    const at = this.format.domain.length;
     buf[at] = frame[0]!;
     buf[at + 1] = frame[1]!;
     buf[at + 2] = frame[2]!;

@@ -1,20 +1,28 @@
 /**
- * The secure layer: a {@link StorageEngine} over any engine that seals every value with
- * AES-256-GCM, bound to the store's namespace and the value's full key (see `keyring.ts` for the
- * format). Keys pass through unchanged, so ranges and prefixes work as on the raw engine.
+ * The secure layer: a {@link StorageEngine} over any engine that authenticates and encrypts every
+ * value with AES-256-GCM, bound to the store's namespace and to its key, under keys from a
+ * {@link Keyring} that rotate without downtime. Two layouts (fixed when a store is created):
+ *
+ * - `blocks` (default): consecutive entries sealed together, one AEAD frame per block of about
+ *   `blockBytes` (`block-store.ts`). An AEAD operation in node:crypto costs a few microseconds
+ *   whatever its size, so this is what makes scans and batched writes fast. The engine sees one
+ *   entry per block, under the block's lowest key. One store object must do all the writing.
+ * - `values`: each value sealed on its own under its own key (`value-store.ts`); the engine sees
+ *   every key. Several writers (processes) may share the engine.
  */
-import {
-  assertBatch,
-  assertKey,
-  assertValue,
-  checkOpen,
-  closedError,
-  throwIfAborted,
-} from './engine-guards.ts';
-import { AssociatedData, encodeNamespace, type Keyring, sealedKeyId } from './keyring.ts';
-import { keySuccessor, resolveScan } from './range.ts';
-import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
-import { WriteGate } from './write-gate.ts';
+import { BlockStore } from './block-store.ts';
+import type { Keyring } from './keyring.ts';
+import type { StorageEngine } from './types.ts';
+import { ValueStore } from './value-store.ts';
+
+/**
+ * The default most bytes of a sealed block: the largest value the `lmdb` package (v3, 4 KiB
+ * pages) keeps in two overflow pages (measured), so that a full block takes two pages, not three.
+ */
+export const DEFAULT_BLOCK_BYTES = 2 * 4096 - 24;
+
+/** How a secure store seals values: in blocks of consecutive entries, or one by one. */
+export type SecureStoreLayout = 'blocks' | 'values';
 
 export interface SecureStoreOptions {
   /**
@@ -24,6 +32,22 @@ export interface SecureStoreOptions {
   readonly namespace: string;
   /** Whether `close()` also closes the wrapped engine (default true). */
   readonly closeEngine?: boolean;
+  /** `blocks` (default) or `values`; a store must always be opened with the layout it was written with. */
+  readonly layout?: SecureStoreLayout;
+  /**
+   * `blocks` layout: the most bytes a sealed block takes, frame included, before it is split
+   * (default 8168, so that it fills two 4 KiB LMDB overflow pages exactly; 64 to 1 MiB). An entry
+   * larger than that gets a block of its own. Larger blocks make scans and batched writes cheaper
+   * per entry, and point reads that miss the cache and small writes dearer (each reads or seals
+   * a whole block).
+   */
+  readonly blockBytes?: number;
+  /**
+   * `blocks` layout: bytes of opened blocks kept in memory (default 64 MiB; 0: none). A block
+   * read again is taken from the cache only when the engine returns the very bytes it was
+   * opened from, so the cache saves decryption, never a check.
+   */
+  readonly cacheBytes?: number;
 }
 
 /** Progress of {@link SecureStore.reencrypt}, reported after each chunk. */
@@ -39,8 +63,22 @@ export interface ReencryptProgress {
 export interface ReencryptOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: ReencryptProgress) => void;
-  /** Entries read and rewritten per batch (default 256). */
+  /** Engine entries (values, or blocks) read and rewritten per batch (default 256). */
   readonly chunkSize?: number;
+}
+
+/** A {@link StorageEngine} whose values are authenticated-encrypted and bound to key and namespace. */
+export interface SecureStore extends StorageEngine {
+  readonly layout: SecureStoreLayout;
+  /**
+   * Rewrites everything not sealed under the keyring's current key, in chunks, while the store
+   * stays in use: reads accept every key the keyring holds, and values this store writes during
+   * the walk are never overwritten with older data. Afterwards the old keys can be removed.
+   * Writers that bypass this store object (another process on the same database) are not
+   * coordinated: run it where all writes go through this store. A value that fails
+   * authentication stops the walk with `ERR_KVS_INTEGRITY`.
+   */
+  reencrypt(options?: ReencryptOptions): Promise<ReencryptProgress>;
 }
 
 /**
@@ -55,152 +93,21 @@ export function createSecureStore(
   keyring: Keyring,
   options: SecureStoreOptions,
 ): SecureStore {
-  return new SecureStore(engine, keyring, options);
-}
-
-/** A {@link StorageEngine} whose values are authenticated-encrypted and bound to key and namespace. */
-export class SecureStore implements StorageEngine {
-  readonly name: string;
-  readonly #engine: StorageEngine;
-  readonly #keyring: Keyring;
-  readonly #aad: AssociatedData;
-  readonly #closeEngine: boolean;
-  readonly #gate = new WriteGate();
-  #closed = false;
-
-  constructor(engine: StorageEngine, keyring: Keyring, options: SecureStoreOptions) {
-    if (!engine || typeof engine.get !== 'function')
-      throw new TypeError('createSecureStore needs a StorageEngine');
-    if (!keyring || typeof keyring.seal !== 'function')
-      throw new TypeError('createSecureStore needs a Keyring');
-    this.#engine = engine;
-    this.#keyring = keyring;
-    this.#aad = new AssociatedData(encodeNamespace(options?.namespace));
-    this.#closeEngine = options.closeEngine ?? true;
-    this.name = `secure(${engine.name})`;
-  }
-
-  async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
-    assertKey(key);
-    checkOpen(this.#closed, this.name, options);
-    const sealed = await this.#engine.get(key, options);
-    return sealed === undefined ? undefined : this.#keyring.open(sealed, this.#aad, key);
-  }
-
-  async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
-    assertKey(key);
-    assertValue(value);
-    checkOpen(this.#closed, this.name, options);
-    const sealed = this.#keyring.seal(value, this.#aad, key);
-    await this.#gate.write([key], () => this.#engine.put(key, sealed, options));
-  }
-
-  async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
-    assertKey(key);
-    checkOpen(this.#closed, this.name, options);
-    return this.#gate.write([key], () => this.#engine.delete(key, options));
-  }
-
-  async batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void> {
-    assertBatch(ops);
-    checkOpen(this.#closed, this.name, options);
-    const sealed = ops.map(
-      (op): BatchOp =>
-        op.type === 'put'
-          ? { type: 'put', key: op.key, value: this.#keyring.seal(op.value, this.#aad, op.key) }
-          : op,
-    );
-    await this.#gate.write(
-      ops.map((op) => op.key),
-      () => this.#engine.batch(sealed, options),
-    );
-  }
-
-  scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue> {
-    resolveScan(range);
-    return this.#scan(range, options);
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#closeEngine) await this.#engine.close();
-  }
-
-  /**
-   * Rewrites every value not sealed under the keyring's current key, in chunks, while the store
-   * stays in use: reads accept every key the keyring holds, and values this store writes during
-   * the walk are never overwritten with older data. Afterwards the old keys can be removed.
-   * Writers that bypass this store object (another process on the same database) are not
-   * coordinated: run it where all writes go through this store. A value that fails
-   * authentication stops the walk with `ERR_KVS_INTEGRITY`.
-   */
-  async reencrypt(options: ReencryptOptions = {}): Promise<ReencryptProgress> {
-    const { signal, onProgress } = options;
-    const chunkSize = options.chunkSize ?? 256;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
-      throw new TypeError('chunkSize must be a positive integer');
-    checkOpen(this.#closed, this.name, options);
-    const stop = await this.#gate.track();
-    const progress = { scanned: 0, rewritten: 0, skipped: 0 };
-    try {
-      let start: Uint8Array | undefined;
-      for (;;) {
-        throwIfAborted(signal);
-        this.#gate.beginChunk();
-        const chunk = await collect(
-          this.#engine.scan({ ...(start && { start }), limit: chunkSize }, { signal }),
-        );
-        const last = chunk.at(-1);
-        if (!last) break;
-        await this.#rewrite(chunk, progress, signal);
-        onProgress?.({ ...progress });
-        start = keySuccessor(last.key);
-      }
-    } finally {
-      stop();
-    }
-    return progress;
-  }
-
-  async #rewrite(
-    chunk: KeyValue[],
-    progress: { scanned: number; rewritten: number; skipped: number },
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const current = this.#keyring.currentId;
-    const stale = chunk.filter((e) => sealedKeyId(e.value) !== current);
-    const reopened = stale.map((e) => ({
-      key: e.key,
-      value: this.#keyring.open(e.value, this.#aad, e.key),
-    }));
-    progress.scanned += chunk.length;
-    if (reopened.length === 0) return;
-    await this.#gate.exclusive(async () => {
-      if (this.#closed) throw closedError(this.name);
-      throwIfAborted(signal);
-      const ops: BatchOp[] = [];
-      for (const { key, value } of reopened) {
-        if (this.#gate.isDirty(key)) progress.skipped++;
-        else ops.push({ type: 'put', key, value: this.#keyring.seal(value, this.#aad, key) });
-        value.fill(0);
-      }
-      if (ops.length > 0) await this.#engine.batch(ops, { ...(signal && { signal }) });
-      progress.rewritten += ops.length;
-    });
-  }
-
-  async *#scan(range: ScanRange, options: OpOptions | undefined): AsyncGenerator<KeyValue> {
-    checkOpen(this.#closed, this.name, options);
-    for await (const { key, value } of this.#engine.scan(range, options)) {
-      if (this.#closed) throw closedError(this.name);
-      yield { key, value: this.#keyring.open(value, this.#aad, key) };
-    }
-  }
-}
-
-async function collect(it: AsyncIterable<KeyValue>): Promise<KeyValue[]> {
-  const out: KeyValue[] = [];
-  for await (const e of it) out.push(e);
-  return out;
+  if (!engine || typeof engine.get !== 'function')
+    throw new TypeError('createSecureStore needs a StorageEngine');
+  if (!keyring || typeof keyring.seal !== 'function')
+    throw new TypeError('createSecureStore needs a Keyring');
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('createSecureStore needs options: { namespace }');
+  const base = { namespace: options.namespace, closeEngine: options.closeEngine ?? true };
+  const layout = options.layout ?? 'blocks';
+  if (layout === 'values') return new ValueStore(engine, keyring, base);
+  if (layout !== 'blocks') throw new TypeError(`layout must be 'blocks' or 'values', got ${String(layout)}`);
+  const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  if (!Number.isSafeInteger(blockBytes) || blockBytes < 64 || blockBytes > 1 << 20)
+    throw new TypeError(`blockBytes must be an integer from 64 to 1048576, got ${String(blockBytes)}`);
+  const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+  if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0)
+    throw new TypeError(`cacheBytes must be a non-negative integer, got ${String(cacheBytes)}`);
+  return new BlockStore(engine, keyring, { ...base, blockBytes, cacheBytes });
 }

@@ -1,3 +1,5 @@
+import type { ReadScope } from './read-scope.ts';
+
 /**
  * The storage engine plugin point: an ordered byte-string key-value store. Keys compare as
  * unsigned bytes (memcmp order). Every engine passes the contract suite in `test/kvs/`.
@@ -13,11 +15,30 @@ export interface StorageEngine {
   batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void>;
   /** Entries with `start <= key < end` (either bound optional) in key order, or reversed. */
   scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue>;
+  /**
+   * Optional fast path: the entries `scan(range)` gives, in arrays as the engine reads them, so
+   * that a consumer pays one asynchronous step per chunk instead of one per entry. The keys and
+   * values may share memory with the engine (its cache): read them, never change them, and copy
+   * what must outlive the engine. Call it through `scanChunks(engine, …)`, which falls back to
+   * `scan` for engines without it.
+   */
+  scanChunks?(range: ScanRange, options?: OpOptions): AsyncIterable<readonly KeyValue[]>;
+  /**
+   * Optional fast path: reads `key` and passes its value (or `undefined`) to `use` without
+   * copying it, resolving to what `use` returns. The view is valid only during the call: `use`
+   * must neither keep nor change it. The secure store compares sealed blocks through it.
+   */
+  peek?<T>(key: Uint8Array, use: (value: Uint8Array | undefined) => T, options?: OpOptions): Promise<T>;
   close(): Promise<void>;
 }
 
 export interface OpOptions {
   readonly signal?: AbortSignal;
+  /**
+   * The reads' scope (a transaction): within it, an engine may answer a read from what an earlier
+   * read of the same scope verified (see `ReadScope`). Writes ignore it.
+   */
+  readonly scope?: ReadScope;
 }
 
 export type BatchOp =

@@ -32,7 +32,7 @@ function plan(
       env.slots[slot] = env.cache.get(key);
       return;
     }
-    const inner: Env = correlated ? { ...env, outer: [row, ...env.outer] } : env;
+    const inner: Env = correlated ? env.withOuter(row) : env;
     const result = await collect(root, inner);
     if (!correlated) env.cache.set(key, result);
     env.slots[slot] = result;

@@ -242,6 +242,11 @@ export class ValuesNode implements PlanNode {
     return [`Rows: ${this.#rows.length}`];
   }
 
+  /** The rows' expressions (an INSERT evaluates them straight into table rows). */
+  get expressions(): readonly (readonly Compiled[])[] {
+    return this.#rows;
+  }
+
   /** The rows, computed synchronously when no expression has a subquery (else undefined). */
   rowsNow(env: Env): Row[] | undefined {
     const out: Row[] = [];

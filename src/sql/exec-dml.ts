@@ -94,6 +94,19 @@ abstract class DmlNode implements PlanNode {
   }
 }
 
+const NO_VALUES: Row = [];
+
+/** What an INSERT execution carries from one batch of source rows to the next. */
+interface InsertState {
+  readonly writer: TableWriter;
+  /** RETURNING rows. */
+  readonly rows: Row[];
+  /** Keys an ON CONFLICT DO UPDATE inserted or updated (a second touch is an error). */
+  readonly touched: Set<string>;
+  count: number;
+  n: number;
+}
+
 /** INSERT: source rows give the target columns; the rest come from defaults (or a hidden row id). */
 export class InsertNode extends DmlNode {
   readonly command = 'INSERT' as const;
@@ -105,6 +118,10 @@ export class InsertNode extends DmlNode {
   readonly #rowIdPosition: number;
   readonly #defaulted: readonly number[];
   readonly #asyncFill: boolean;
+  /** A row of NULLs to copy (cheaper than filling a new array). */
+  readonly #nullRow: Row;
+  /** The source is the statement's own VALUES, already cast to the target columns. */
+  readonly #directValues: boolean;
 
   constructor(
     table: TableInfo,
@@ -115,8 +132,10 @@ export class InsertNode extends DmlNode {
     onConflict: OnConflictPlan | undefined,
     returning: readonly Compiled[] | undefined,
     columns: readonly OutputColumn[],
+    directValues = false,
   ) {
     super(table, source, returning, columns);
+    this.#directValues = directValues && source instanceof ValuesNode;
     this.#targets = targets;
     this.#convert = convert;
     this.#defaults = defaults;
@@ -125,12 +144,13 @@ export class InsertNode extends DmlNode {
     this.#defaulted = defaults.flatMap((d, p) => (d === undefined ? [] : [p]));
     this.#asyncFill =
       this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
+    this.#nullRow = new Array(table.columns.length).fill(null);
     this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
   }
 
   /** The full row from the source values and the defaults (without awaiting when nothing needs it). */
   #buildRow(values: Row, env: Env): Row | Promise<Row> {
-    const row: Row = new Array(this.table.columns.length).fill(null);
+    const row: Row = this.#nullRow.slice();
     const targets = this.#targets;
     for (let i = 0; i < targets.length; i++) row[targets[i]!] = this.#convert[i]!(values[i]!);
     if (!this.#asyncFill) {
@@ -150,45 +170,73 @@ export class InsertNode extends DmlNode {
     return row;
   }
 
-  async #sourceRows(env: Env): Promise<AsyncIterable<Row[]> | Row[][]> {
-    const source = this.children[0]!;
-    const now = source instanceof ValuesNode ? source.rowsNow(env) : undefined;
-    return now === undefined ? source.run(env) : [now];
-  }
-
   async execute(env: Env): Promise<DmlResult> {
     const writer = new TableWriter(this.table, env.txn, env.signal);
-    const rows: Row[] = [];
-    const upsert = this.#onConflict?.action === 'update';
-    const touched = new Set<string>();
-    let count = 0;
-    let n = 0;
-    for await (const batch of await this.#sourceRows(env)) {
-      for (const values of batch) {
-        if ((++n & 255) === 0) await cooperate(env);
-        const row = await this.#buildRow(values, env);
-        writer.checkNotNull(row);
-        const key = this.table.primaryKey(row);
-        const keyStr = keyString(key);
-        const conflict = await writer.findConflict(row, undefined, undefined, key, keyStr);
-        if (conflict === undefined) {
-          writer.insert(row, key, keyStr);
-          if (upsert) touched.add(keyStr);
-          count++;
-          await this.returned(row, env, rows);
-          continue;
-        }
-        const oc = this.#onConflict;
-        const matches = oc !== undefined && (oc.target === undefined || oc.target === conflict.index);
-        if (!matches) throw uniqueViolation(this.table, conflict.index, row);
-        if (oc.action === 'nothing') continue;
-        const updated = await this.#doUpdate(writer, conflict.existingKey, row, touched, env);
-        if (updated === undefined) continue;
-        count++;
-        await this.returned(updated, env, rows);
-      }
+    const state: InsertState = { writer, rows: [], touched: new Set<string>(), count: 0, n: 0 };
+    const source = this.children[0]!;
+    // `INSERT … VALUES` with plain expressions: evaluated straight into table rows, without an
+    // iterator (the hot path of a prepared single-row insert).
+    const direct = this.#directValues ? this.#valuesNow(source as ValuesNode, env) : undefined;
+    if (direct !== undefined) {
+      await this.#insertRows(direct, state, env, true);
+      return { rowCount: state.count, rows: state.rows };
     }
-    return { rowCount: count, rows };
+    const now = source instanceof ValuesNode ? source.rowsNow(env) : undefined;
+    if (now !== undefined) await this.#insertRows(now, state, env, false);
+    else for await (const batch of source.run(env)) await this.#insertRows(batch, state, env, false);
+    return { rowCount: state.count, rows: state.rows };
+  }
+
+  /** Full table rows from the statement's VALUES, or undefined when that needs awaiting. */
+  #valuesNow(source: ValuesNode, env: Env): Row[] | undefined {
+    if (this.#asyncFill) return undefined;
+    const targets = this.#targets;
+    const out: Row[] = [];
+    for (const exprs of source.expressions) {
+      const row = this.#nullRow.slice();
+      for (let i = 0; i < exprs.length; i++) {
+        const c = exprs[i]!;
+        if (c.prepare !== undefined) return undefined;
+        row[targets[i]!] = c.eval(NO_VALUES, env);
+      }
+      for (const p of this.#defaulted) row[p] = this.#defaults[p]!.eval(NO_VALUES, env);
+      out.push(row);
+    }
+    return out;
+  }
+
+  async #insertRows(batch: readonly Row[], state: InsertState, env: Env, built: boolean): Promise<void> {
+    const { writer, rows, touched } = state;
+    const upsert = this.#onConflict?.action === 'update';
+    for (const values of batch) {
+      if ((++state.n & 255) === 0) await cooperate(env);
+      const made = built ? values : this.#buildRow(values, env);
+      const row = made instanceof Promise ? await made : made;
+      writer.checkNotNull(row);
+      const key = this.table.primaryKey(row);
+      const keyStr = keyString(key);
+      // Without unique indexes only the primary key can conflict: one read, one step fewer.
+      const conflict = this.table.hasUnique
+        ? await writer.findConflict(row, undefined, undefined, key, keyStr)
+        : (await env.txn.get(key, env.signal, keyStr)) === undefined
+          ? undefined
+          : { index: this.table.primary, existingKey: key };
+      if (conflict === undefined) {
+        writer.insert(row, key, keyStr);
+        if (upsert) touched.add(keyStr);
+        state.count++;
+        if (this.returning !== undefined) await this.returned(row, env, rows);
+        continue;
+      }
+      const oc = this.#onConflict;
+      const matches = oc !== undefined && (oc.target === undefined || oc.target === conflict.index);
+      if (!matches) throw uniqueViolation(this.table, conflict.index, row);
+      if (oc.action === 'nothing') continue;
+      const updated = await this.#doUpdate(writer, conflict.existingKey, row, touched, env);
+      if (updated === undefined) continue;
+      state.count++;
+      await this.returned(updated, env, rows);
+    }
   }
 
   async #doUpdate(

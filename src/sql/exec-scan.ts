@@ -105,18 +105,22 @@ export class TableScanNode implements PlanNode {
     if (this.settings.reverse) ranges.reverse();
     const limit = this.settings.limit?.(env) ?? Infinity;
     if (limit <= 0) return;
+    const residual = this.#residual;
     let produced = 0;
     let batch: Row[] = [];
     let size = FIRST_BATCH;
-    for await (const row of this.path.index.primary
-      ? this.#primary(ranges, env, limit)
-      : this.#secondary(ranges, env)) {
-      if (this.#residual !== undefined) {
-        if (this.#residual.prepare !== undefined) await this.#residual.prepare(row, env);
-        if (this.#residual.eval(row, env) !== true) continue;
+    const source = this.path.index.primary ? this.#primary(ranges, env, limit) : this.#secondary(ranges, env);
+    // Rows come in chunks (a storage block, a lookup chunk): the loop over a chunk is synchronous.
+    for await (const rows of source) {
+      for (const row of rows) {
+        if (residual !== undefined) {
+          if (residual.prepare !== undefined) await residual.prepare(row, env);
+          if (residual.eval(row, env) !== true) continue;
+        }
+        batch.push(row);
+        if (++produced >= limit) break;
       }
-      batch.push(row);
-      if (++produced >= limit) break;
+      if (produced >= limit) break;
       if (batch.length >= size) {
         await cooperate(env);
         yield batch;
@@ -159,29 +163,35 @@ export class TableScanNode implements PlanNode {
     return out;
   }
 
-  async *#primary(ranges: readonly KeyRange[], env: Env, limit: number): AsyncIterable<Row> {
+  /** The rows of primary-key ranges, decoded a storage chunk at a time. */
+  async *#primary(ranges: readonly KeyRange[], env: Env, limit: number): AsyncIterable<Row[]> {
     const { table } = this.path;
     const engineLimit = this.#residual === undefined && Number.isFinite(limit) ? limit : undefined;
     for (const r of ranges) {
       if (r.point) {
         const value = await env.txn.get(r.start, env.signal);
-        if (value !== undefined) yield table.decode(r.start, value);
+        if (value !== undefined) yield [table.decode(r.start, value)];
         continue;
       }
-      const scan = env.txn.scan(
+      const chunks = env.txn.scanChunks(
         { start: r.start, end: r.end, reverse: this.settings.reverse, limit: engineLimit },
         env.signal,
       );
-      for await (const kv of scan) yield table.decode(kv.key, kv.value);
+      for await (const chunk of chunks) {
+        const rows: Row[] = new Array(chunk.length);
+        for (let i = 0; i < chunk.length; i++) rows[i] = table.decode(chunk[i]!.key, chunk[i]!.value);
+        yield rows;
+      }
     }
   }
 
-  async *#secondary(ranges: readonly KeyRange[], env: Env): AsyncIterable<Row> {
+  async *#secondary(ranges: readonly KeyRange[], env: Env): AsyncIterable<Row[]> {
     const { table, index } = this.path;
     for (const r of ranges) {
       let keys: Uint8Array[] = [];
-      const flush = async function* (): AsyncIterable<Row> {
+      const flush = async (): Promise<Row[]> => {
         const values = await Promise.all(keys.map((k) => env.txn.get(k, env.signal)));
+        const rows: Row[] = [];
         for (let i = 0; i < keys.length; i++) {
           const v = values[i];
           if (v === undefined) {
@@ -190,18 +200,21 @@ export class TableScanNode implements PlanNode {
               `index ${index.name} names a row that does not exist`,
             );
           }
-          yield table.decode(keys[i]!, v);
+          rows.push(table.decode(keys[i]!, v));
         }
         keys = [];
+        return rows;
       };
-      for await (const kv of env.txn.scan(
+      for await (const chunk of env.txn.scanChunks(
         { start: r.start, end: r.end, reverse: this.settings.reverse },
         env.signal,
       )) {
-        keys.push(table.primaryKeyFromIndex(index, kv.key));
-        if (keys.length >= LOOKUP_CHUNK) yield* flush();
+        for (const kv of chunk) {
+          keys.push(table.primaryKeyFromIndex(index, kv.key));
+          if (keys.length >= LOOKUP_CHUNK) yield await flush();
+        }
       }
-      if (keys.length > 0) yield* flush();
+      if (keys.length > 0) yield await flush();
     }
   }
 }

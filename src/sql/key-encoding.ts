@@ -76,6 +76,12 @@ export class KeyWriter {
     for (let i = start; i < this.len; i++) b[i] = ~b[i]! & 0xff;
   }
 
+  /** Starts over with `prefix` (a writer reused for keys built one at a time). */
+  reset(prefix?: Uint8Array): void {
+    this.len = 0;
+    if (prefix !== undefined) this.bytes(prefix);
+  }
+
   /** A copy of the bytes written, as a Buffer. */
   finish(): Uint8Array {
     const out = Buffer.allocUnsafe(this.len);

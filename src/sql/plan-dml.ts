@@ -225,6 +225,7 @@ export function planInsert(s: InsertStatement, pc: PlannerContext): InsertNode {
     onConflict,
     returning,
     columns,
+    s.source.kind === 'Values',
   );
 }
 

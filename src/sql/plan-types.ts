@@ -23,6 +23,8 @@ export interface Env {
   readonly pace: { last: number };
   /** Rows produced per plan node, when EXPLAIN ANALYZE counts them. */
   readonly counts?: Map<PlanNode, number> | undefined;
+  /** The same execution as seen by a correlated subquery run for `row` (pushed on `outer`). */
+  withOuter(row: Row): Env;
 }
 
 /** Hands out unique hidden row ids per table. */

@@ -44,26 +44,67 @@ export function bindParams(params: readonly unknown[], types: readonly TypeId[])
       `bind message supplies ${params.length} parameters, but prepared statement requires ${types.length}`,
     );
   }
-  return params.map((p, i) => bindValue(p, types[i]!, i + 1));
+  const out: Value[] = new Array(params.length);
+  for (let i = 0; i < params.length; i++) out[i] = bindValue(params[i], types[i]!, i + 1);
+  return out;
+}
+
+const NO_ROWS: readonly Row[] = Object.freeze([]);
+
+/**
+ * One execution's {@link Env}. A class, not an object literal with getters: one is made per
+ * statement, and a literal with accessors costs about a microsecond to create.
+ */
+class ExecEnv implements Env {
+  readonly params: readonly Value[];
+  readonly outer: readonly Row[];
+  readonly slots: unknown[];
+  readonly txn: Txn;
+  readonly signal: AbortSignal | undefined;
+  readonly rowIds: RowIdSource;
+  readonly pace: { last: number };
+  readonly counts: Map<PlanNode, number> | undefined;
+  readonly #shared: { cache?: Map<object, unknown>; now?: bigint; readonly clock: () => bigint };
+
+  constructor(
+    ctx: Pick<RunContext, 'txn' | 'signal' | 'rowIds'>,
+    params: readonly Value[],
+    outer: readonly Row[],
+    counts: Map<PlanNode, number> | undefined,
+    shared: { cache?: Map<object, unknown>; now?: bigint; readonly clock: () => bigint },
+    pace: { last: number },
+    slots: unknown[],
+  ) {
+    this.params = params;
+    this.outer = outer;
+    this.slots = slots;
+    this.txn = ctx.txn;
+    this.signal = ctx.signal;
+    this.rowIds = ctx.rowIds;
+    this.counts = counts;
+    this.#shared = shared;
+    this.pace = pace;
+  }
+
+  get cache(): Map<object, unknown> {
+    this.#shared.cache ??= new Map();
+    return this.#shared.cache;
+  }
+
+  get now(): bigint {
+    this.#shared.now ??= this.#shared.clock();
+    return this.#shared.now;
+  }
+
+  withOuter(row: Row): Env {
+    const outer = [row, ...this.outer];
+    return new ExecEnv(this, this.params, outer, this.counts, this.#shared, this.pace, this.slots);
+  }
 }
 
 export function makeEnv(ctx: RunContext, params: readonly Value[], counts?: Map<PlanNode, number>): Env {
-  let now: bigint | undefined;
-  return {
-    params,
-    outer: [],
-    slots: [],
-    cache: new Map(),
-    txn: ctx.txn,
-    signal: ctx.signal,
-    get now() {
-      now ??= ctx.now();
-      return now;
-    },
-    rowIds: ctx.rowIds,
-    pace: { last: performance.now() },
-    counts,
-  };
+  const pace = { last: performance.now() };
+  return new ExecEnv(ctx, params, NO_ROWS, counts, { clock: ctx.now }, pace, []);
 }
 
 export function resultColumns(columns: readonly OutputColumn[]): ResultColumn[] {
@@ -94,7 +135,7 @@ export async function runPlan(
   ctx: RunContext,
   params: readonly unknown[],
 ): Promise<QueryResult> {
-  for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKey);
+  for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKeyText);
   const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
   const columns = plan.resultColumns;
   if (plan.kind === 'query') {

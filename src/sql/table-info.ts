@@ -8,6 +8,8 @@ import { indexPrefix, KeyWriter, writeKeyValue } from './key-encoding.ts';
 import type { ColumnType, Row, TypeId } from './types.ts';
 import { decodeRow, encodeRow, type StoredColumn } from './value-encoding.ts';
 
+const KEY_SCRATCH = new KeyWriter(256);
+
 /** The index id of every table's primary index. */
 export const PRIMARY_INDEX_ID = 1;
 
@@ -76,12 +78,17 @@ export class TableInfo {
   readonly stored: readonly StoredColumn[];
   /** Where the catalog stores this table's descriptor. */
   readonly descriptorKey: Uint8Array;
+  /** {@link descriptorKey} as a key string (latin1), what transactions record as read. */
+  readonly descriptorKeyText: string;
   readonly #storedById: (StoredColumn | undefined)[] = [];
   readonly #positionById = new Map<number, number>();
+  /** A row of NULLs to copy: cheaper than filling a new array. */
+  readonly #nullRow: Row;
 
   constructor(desc: TableDesc) {
     this.desc = desc;
     this.descriptorKey = descriptorKey(desc.name);
+    this.descriptorKeyText = Buffer.from(this.descriptorKey).toString('latin1');
     desc.columns.forEach((c, i) => {
       this.#positionById.set(c.id, i);
     });
@@ -93,6 +100,7 @@ export class TableInfo {
       .map((c, position) => ({ id: c.id, type: c.type.name, position }))
       .filter((c) => !pk.has(c.position));
     for (const c of this.stored) this.#storedById[c.id] = c;
+    this.#nullRow = new Array(desc.columns.length).fill(null);
   }
 
   get id(): number {
@@ -145,7 +153,9 @@ export class TableInfo {
   /** The primary key of a row. */
   primaryKey(row: Row): Uint8Array {
     const { prefix, positions, types, desc } = this.primary;
-    const w = new KeyWriter(prefix.length + 24 * positions.length, prefix);
+    // One writer for every key (keys are built synchronously): one allocation per key, its copy.
+    const w = KEY_SCRATCH;
+    w.reset(prefix);
     for (let i = 0; i < positions.length; i++) writeKeyValue(w, row[positions[i]!]!, types[i]!, desc[i]);
     return w.finish();
   }
@@ -168,7 +178,7 @@ export class TableInfo {
 
   /** Decodes a stored row from its primary key and value. */
   decode(key: Uint8Array, value: Uint8Array): Row {
-    const row: Row = new Array(this.desc.columns.length).fill(null);
+    const row = this.#nullRow.slice();
     const r = new KeyReader(key, this.primary.prefix.length);
     const { positions, types, desc } = this.primary;
     for (let i = 0; i < positions.length; i++) row[positions[i]!] = readKeyValue(r, types[i]!, desc[i]);

@@ -7,6 +7,8 @@
  * therefore serializable (in commit order). Reads are not from a snapshot: a statement in a
  * transaction that later fails validation may have seen a mix of committed states.
  */
+import { ReadScope } from '../kvs/read-scope.ts';
+import { chunked, scanChunks } from '../kvs/scan-chunks.ts';
 import type { BatchOp, KeyValue, ScanRange, StorageEngine } from '../kvs/types.ts';
 import { SqlError } from './errors.ts';
 
@@ -156,12 +158,23 @@ export class Txn {
   readonly startSeq: number;
   readonly #engine: StorageEngine;
   readonly #writes = new Map<KeyString, Uint8Array | null>();
+  /** The written keys as the bytes they were written with (so that commit need not convert). */
+  readonly #keyBytes = new Map<KeyString, Uint8Array>();
   #sorted: KeyString[] | undefined;
   readonly #readKeys = new Set<KeyString>();
   readonly #readRanges: [KeyString, KeyString | undefined][] = [];
-  #undo: Map<KeyString, Uint8Array | null | undefined> | undefined;
+  /** The current statement's written keys and their values before, oldest first; see {@link rollbackStatement}. */
+  #undoKeys: KeyString[] = [];
+  #undoValues: (Uint8Array | null | undefined)[] = [];
 
   readonly #tracking: boolean;
+  /**
+   * This transaction's reads: the engine may answer a read again from an earlier one (the secure
+   * store reuses the block it read last). A transaction's reads are not a snapshot anyway;
+   * validation at commit catches what changed meanwhile.
+   */
+  readonly #scope = new ReadScope();
+  readonly #scoped = { scope: this.#scope };
 
   constructor(engine: StorageEngine, startSeq: number, tracking = true) {
     this.#engine = engine;
@@ -178,31 +191,40 @@ export class Txn {
   /** Starts recording what a statement changes, so that {@link rollbackStatement} can undo it. */
   beginStatement(): void {
     this.#recording = true;
-    this.#undo = undefined;
+    this.#clearUndo();
   }
 
   endStatement(): void {
     this.#recording = false;
-    this.#undo = undefined;
+    this.#clearUndo();
+  }
+
+  #clearUndo(): void {
+    if (this.#undoKeys.length === 0) return;
+    this.#undoKeys.length = 0;
+    this.#undoValues.length = 0;
   }
 
   /** Undoes the writes of the current statement. */
   rollbackStatement(): void {
-    const undo = this.#undo;
-    this.#undo = undefined;
     this.#recording = false;
-    if (undo === undefined) return;
-    for (const [k, prior] of undo) {
+    const keys = this.#undoKeys;
+    const values = this.#undoValues;
+    // Newest first, so that a key written twice ends with the value it had before the statement.
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i]!;
+      const prior = values[i];
       if (prior === undefined) {
         this.#writes.delete(k);
         this.#sorted = undefined;
       } else this.#writes.set(k, prior);
     }
+    this.#clearUndo();
   }
 
   /** Records a key as read without reading it (a catalog entry a statement depends on). */
-  trackKey(key: Uint8Array): void {
-    if (this.#tracking) this.#readKeys.add(keyString(key));
+  trackKey(key: Uint8Array | KeyString): void {
+    if (this.#tracking) this.#readKeys.add(typeof key === 'string' ? key : keyString(key));
   }
 
   hasRead(key: KeyString): boolean {
@@ -213,30 +235,33 @@ export class Txn {
     return false;
   }
 
-  async get(key: Uint8Array, signal?: AbortSignal, k?: KeyString): Promise<Uint8Array | undefined> {
+  get(key: Uint8Array, signal?: AbortSignal, k?: KeyString): Promise<Uint8Array | undefined> {
     if (this.#writes.size > 0 || this.#tracking) {
       k ??= keyString(key);
       const w = this.#writes.get(k);
-      if (w !== undefined) return w ?? undefined;
+      if (w !== undefined) return Promise.resolve(w ?? undefined);
       if (this.#tracking) this.#readKeys.add(k);
     }
-    return this.#engine.get(key, signal === undefined ? undefined : { signal });
+    return this.#engine.get(key, signal === undefined ? this.#scoped : { signal, scope: this.#scope });
   }
 
   put(key: Uint8Array, value: Uint8Array, k: KeyString | undefined = undefined): void {
     if (k === undefined) k = keyString(key);
+    this.#keyBytes.set(k, key);
     this.#record(k, value);
   }
 
   delete(key: Uint8Array): void {
-    this.#record(keyString(key), null);
+    const k = keyString(key);
+    this.#keyBytes.set(k, key);
+    this.#record(k, null);
   }
 
   #record(k: KeyString, value: Uint8Array | null): void {
     const prior = this.#writes.get(k);
     if (this.#recording) {
-      this.#undo ??= new Map();
-      if (!this.#undo.has(k)) this.#undo.set(k, prior);
+      this.#undoKeys.push(k);
+      this.#undoValues.push(prior);
     }
     if (prior === undefined) this.#sorted = undefined;
     this.#writes.set(k, value);
@@ -273,12 +298,28 @@ export class Txn {
     return mergeScan(this.#engine.scan(rest, options), buffered, range.reverse === true, limit ?? Infinity);
   }
 
+  /**
+   * {@link scan} in chunks (arrays), read-only: entries may share memory with the engine. Without
+   * buffered writes in the range this is the engine's own chunked scan (one step per chunk).
+   */
+  scanChunks(range: ScanRange, signal?: AbortSignal): AsyncIterable<readonly KeyValue[]> {
+    const [start, end] = bounds(range);
+    if (this.#tracking) this.#readRanges.push([start, end]);
+    const buffered = this.#buffered(start, end);
+    const options = signal === undefined ? undefined : { signal };
+    if (buffered.length === 0) return scanChunks(this.#engine, withoutPrefix(range), options);
+    if (range.reverse) buffered.reverse();
+    const { limit, ...rest } = withoutPrefix(range);
+    return chunked(
+      mergeScan(this.#engine.scan(rest, options), buffered, range.reverse === true, limit ?? Infinity),
+    );
+  }
+
   ops(): BatchOp[] {
     const ops: BatchOp[] = [];
     for (const [k, v] of this.#writes) {
-      ops.push(
-        v === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value: v },
-      );
+      const key = this.#keyBytes.get(k) ?? keyBytes(k);
+      ops.push(v === null ? { type: 'delete', key } : { type: 'put', key, value: v });
     }
     return ops;
   }

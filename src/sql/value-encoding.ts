@@ -29,23 +29,44 @@ function corrupt(what: string): SqlError {
   return new SqlError('ERR_SQL_DATA_CORRUPTED', `malformed row value: ${what}`);
 }
 
+/**
+ * A growable buffer rows are encoded into, then copied out of: one writer serves every row
+ * (encoding is synchronous), so its DataView is made once rather than once per row.
+ */
 class ValueWriter {
   buf: Buffer;
+  /** The same bytes as a plain Uint8Array (its `subarray` is cheaper than a Buffer's). */
+  bytes: Uint8Array;
+  view: DataView;
   len = 0;
 
   constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafe(capacity);
+    this.buf = Buffer.allocUnsafeSlow(capacity);
+    this.bytes = new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.len + n));
     this.buf.copy(next, 0, 0, this.len);
     this.buf = next;
+    this.bytes = new Uint8Array(next.buffer, next.byteOffset, next.length);
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   varint(n: number): void {
     this.ensure(8);
+    // Column heads are one or two bytes: without the loop.
+    if (n < 0x80) {
+      this.buf[this.len++] = n;
+      return;
+    }
+    if (n < 0x4000) {
+      this.buf[this.len++] = (n & 0x7f) | 0x80;
+      this.buf[this.len++] = n >>> 7;
+      return;
+    }
     while (n >= 0x80) {
       this.buf[this.len++] = (n & 0x7f) | 0x80;
       n = Math.floor(n / 128);
@@ -66,14 +87,14 @@ function writeColumn(w: ValueWriter, c: StoredColumn, v: Value): void {
     case 'timestamp':
       w.varint(c.id * 8 + 1);
       w.ensure(8);
-      w.buf.writeBigInt64LE(v as bigint, w.len);
+      w.view.setBigInt64(w.len, v as bigint, true);
       w.len += 8;
       return;
     case 'real':
     case 'double':
       w.varint(c.id * 8 + 1);
       w.ensure(8);
-      w.buf.writeDoubleLE(v as number, w.len);
+      w.view.setFloat64(w.len, v as number, true);
       w.len += 8;
       return;
     case 'boolean':
@@ -100,27 +121,65 @@ function writeColumn(w: ValueWriter, c: StoredColumn, v: Value): void {
 }
 
 /** Encodes the stored columns of a row (NULLs are omitted). */
+let WRITER = new ValueWriter(4096);
+
 export function encodeRow(columns: readonly StoredColumn[], row: Row): Uint8Array {
-  const w = new ValueWriter(16 + columns.length * 10);
+  const w = WRITER;
+  w.len = 0;
   w.buf[w.len++] = VERSION;
   for (const c of columns) {
     const v = row[c.position];
-    if (v !== null && v !== undefined) writeColumn(w, c, v);
+    if (v === null || v === undefined) continue;
+    const head = c.id * 8 + 1;
+    if (typeof v === 'number' && (c.type === 'double' || c.type === 'real') && head < 0x4000) {
+      // The common case inline: a DOUBLE behind a head of one or two bytes.
+      w.ensure(10);
+      const buf = w.buf;
+      if (head < 0x80) buf[w.len++] = head;
+      else {
+        buf[w.len++] = (head & 0x7f) | 0x80;
+        buf[w.len++] = head >>> 7;
+      }
+      w.view.setFloat64(w.len, v, true);
+      w.len += 8;
+      continue;
+    }
+    writeColumn(w, c, v);
   }
-  return w.buf.subarray(0, w.len);
+  const out = Buffer.allocUnsafe(w.len);
+  out.set(w.bytes.subarray(0, w.len));
+  // Do not keep the room a large value needed.
+  if (w.buf.length > 65536) WRITER = new ValueWriter(4096);
+  return out;
 }
 
-// Scratch for reading 8-byte little-endian numbers without allocating a view per value.
-const scratch = new Uint8Array(8);
-const scratchView = new DataView(scratch.buffer);
 const utf8 = new TextDecoder('utf-8');
+
+// The DataView of the last ArrayBuffer read: the rows of one storage block share their buffer,
+// so they share one view (creating a view costs more than decoding a column).
+let lastBuffer: ArrayBufferLike | undefined;
+let lastView: DataView | undefined;
+
+function viewOf(bytes: Uint8Array): DataView {
+  if (bytes.buffer !== lastBuffer || lastView === undefined) {
+    lastView = new DataView(bytes.buffer);
+    lastBuffer = bytes.buffer;
+  }
+  return lastView;
+}
 
 class ValueReader {
   readonly bytes: Uint8Array;
-  pos = 1;
+  /** Reads 8-byte little-endian numbers in place, at `base + pos`. */
+  readonly view: DataView;
+  readonly base: number;
+  pos: number;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, view: DataView, pos: number) {
     this.bytes = bytes;
+    this.view = view;
+    this.base = bytes.byteOffset;
+    this.pos = pos;
   }
 
   varint(): number {
@@ -137,16 +196,6 @@ class ValueReader {
 
   need(n: number): void {
     if (this.pos + n > this.bytes.length) throw corrupt('truncated');
-  }
-
-  /** Copies the next 8 bytes into the scratch view. */
-  fixed64(): DataView {
-    this.need(8);
-    const b = this.bytes;
-    const p = this.pos;
-    for (let i = 0; i < 8; i++) scratch[i] = b[p + i]!;
-    this.pos += 8;
-    return scratchView;
   }
 }
 
@@ -170,8 +219,12 @@ function readPayload(r: ValueReader, wire: number, type: TypeId | undefined): Va
       return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
     }
     case 1: {
-      const view = r.fixed64();
-      return type === 'real' || type === 'double' ? view.getFloat64(0, true) : view.getBigInt64(0, true);
+      r.need(8);
+      const at = r.pos;
+      r.pos += 8;
+      return type === 'real' || type === 'double'
+        ? r.view.getFloat64(r.base + at, true)
+        : r.view.getBigInt64(r.base + at, true);
     }
     case 2: {
       const n = r.varint();
@@ -197,12 +250,40 @@ function readPayload(r: ValueReader, wire: number, type: TypeId | undefined): Va
  */
 export function decodeRow(bytes: Uint8Array, byId: readonly (StoredColumn | undefined)[], out: Row): void {
   if (bytes.length === 0 || bytes[0] !== VERSION) throw corrupt(`unknown format version ${bytes[0]}`);
-  const r = new ValueReader(bytes);
-  while (r.pos < r.bytes.length) {
-    const head = r.varint();
-    const wire = head % 8;
-    const c = byId[(head - wire) / 8];
+  const view = viewOf(bytes);
+  const base = bytes.byteOffset;
+  const end = bytes.length;
+  let pos = 1;
+  while (pos < end) {
+    // The common case inline: a head of one or two bytes (column ids below 2048) and a fixed
+    // 8-byte number.
+    const b0 = bytes[pos]!;
+    let head = b0;
+    let size = 1;
+    if (b0 >= 0x80 && pos + 1 < end) {
+      const b1 = bytes[pos + 1]!;
+      if (b1 < 0x80) {
+        head = (b0 & 0x7f) | (b1 << 7);
+        size = 2;
+      }
+    }
+    if ((b0 < 0x80 || size === 2) && (head & 7) === 1 && pos + size + 8 <= end) {
+      const c = byId[head >> 3];
+      pos += size + 8;
+      if (c === undefined) continue;
+      const t = c.type;
+      out[c.position] =
+        t === 'real' || t === 'double'
+          ? view.getFloat64(base + pos - 8, true)
+          : view.getBigInt64(base + pos - 8, true);
+      continue;
+    }
+    const r = new ValueReader(bytes, view, pos);
+    const h = r.varint();
+    const wire = h % 8;
+    const c = byId[(h - wire) / 8];
     const v = readPayload(r, wire, c?.type);
     if (c !== undefined) out[c.position] = v;
+    pos = r.pos;
   }
 }

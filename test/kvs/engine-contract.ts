@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isKvsError } from '../../src/kvs/errors.ts';
+import { scanChunks } from '../../src/kvs/scan-chunks.ts';
 import type { BatchOp, ScanRange, StorageEngine } from '../../src/kvs/types.ts';
 import { prng } from '../support/prng.ts';
 import {
@@ -303,6 +304,44 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
       const last = (await collect(engine.scan({ reverse: true, limit: 3 }))).map((e) => hex(e.key));
       assert.deepEqual(last, ['0000270f', '0000270e', '0000270d']);
       assert.equal((await collect(engine.scan({ prefix: b(0, 0, 0x13) }))).length, 256);
+    });
+
+    it('gives the entries of scan in chunks through scanChunks (its own, or the fallback)', async () => {
+      const ops: BatchOp[] = Array.from({ length: 700 }, (_, i) => ({
+        type: 'put',
+        key: b(i >> 8, i & 0xff),
+        value: b(i & 7),
+      }));
+      await engine.batch(ops);
+      for (const range of [
+        {},
+        { reverse: true },
+        { start: b(1), end: b(2, 0x80) },
+        { start: b(0, 5), reverse: true, limit: 300 },
+        { prefix: b(2), limit: 7 },
+        { start: b(9) },
+      ] satisfies ScanRange[]) {
+        const chunked: [string, string][] = [];
+        let chunks = 0;
+        for await (const chunk of scanChunks(engine, range)) {
+          assert.ok(chunk.length > 0, 'no empty chunks');
+          chunks++;
+          for (const e of chunk) chunked.push([hex(e.key), hex(e.value)]);
+        }
+        assert.deepEqual(chunked, pairs(await collect(engine.scan(range))), JSON.stringify(range));
+        assert.ok(chunked.length === 0 || chunks < chunked.length, 'entries come several at a time');
+      }
+    });
+
+    it('passes what get returns to peek, where the engine has it', async () => {
+      if (engine.peek === undefined) return;
+      await engine.put(text('k'), text('value'));
+      assert.equal(await engine.peek(text('k'), (v) => v && hex(v)), hex(text('value')));
+      assert.equal(await engine.peek(text('missing'), (v) => v), undefined);
+      await rejectsWithCode(
+        engine.peek(text('k'), () => 1, { signal: AbortSignal.abort() }),
+        'ERR_KVS_ABORTED',
+      );
     });
 
     it('serves concurrent puts', async () => {

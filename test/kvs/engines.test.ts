@@ -1,7 +1,8 @@
 /**
  * Runs the engine contract against every engine: memory, LMDB (plain and with page encryption),
  * PostgreSQL (a table per test, dropped after; skipped loudly when unreachable, except in CI), and
- * the secure store over memory and over encrypted LMDB.
+ * the secure store in both layouts: blocks (default, also with tiny blocks and no cache, so that
+ * every write splits and merges blocks) over memory, encrypted LMDB and PostgreSQL, and values.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,7 @@ import { describe, it } from 'node:test';
 import { createKeyring } from '../../src/kvs/keyring.ts';
 import { createLmdbEngine } from '../../src/kvs/lmdb-engine.ts';
 import { createMemoryEngine } from '../../src/kvs/memory-engine.ts';
-import { createSecureStore } from '../../src/kvs/secure-store.ts';
+import { createSecureStore, type SecureStoreOptions } from '../../src/kvs/secure-store.ts';
 import { type EngineUnderTest, runEngineContract } from './engine-contract.ts';
 import { postgresUnavailable, postgresUnderTest } from './postgres-test-db.ts';
 
@@ -22,10 +23,13 @@ async function lmdbUnderTest(encrypted: boolean): Promise<EngineUnderTest> {
   return { engine, dispose: () => rm(path, { recursive: true, force: true }) };
 }
 
-async function secureUnderTest(inner: EngineUnderTest): Promise<EngineUnderTest> {
+async function secureUnderTest(
+  inner: EngineUnderTest,
+  options: Omit<SecureStoreOptions, 'namespace'> = {},
+): Promise<EngineUnderTest> {
   const keyring = createKeyring({ keys: [{ id: 7, key: randomBytes(32) }] });
   return {
-    engine: createSecureStore(inner.engine, keyring, { namespace: 'contract' }),
+    engine: createSecureStore(inner.engine, keyring, { namespace: 'contract', ...options }),
     dispose: async () => {
       keyring.destroy();
       await inner.dispose();
@@ -40,10 +44,28 @@ runEngineContract('secure store over memory', () =>
   secureUnderTest({ engine: createMemoryEngine(), dispose: async () => undefined }),
 );
 runEngineContract('secure store over encrypted lmdb', async () => secureUnderTest(await lmdbUnderTest(true)));
+runEngineContract('secure store, 64-byte blocks, no cache, over memory', () =>
+  secureUnderTest(
+    { engine: createMemoryEngine(), dispose: async () => undefined },
+    { blockBytes: 64, cacheBytes: 0 },
+  ),
+);
+runEngineContract('secure store, 64-byte blocks, over lmdb', async () =>
+  secureUnderTest(await lmdbUnderTest(false), { blockBytes: 64 }),
+);
+runEngineContract('secure store, values layout, over memory', () =>
+  secureUnderTest({ engine: createMemoryEngine(), dispose: async () => undefined }, { layout: 'values' }),
+);
+runEngineContract('secure store, values layout, over encrypted lmdb', async () =>
+  secureUnderTest(await lmdbUnderTest(true), { layout: 'values' }),
+);
 
 const unavailable = await postgresUnavailable();
 if (unavailable === undefined || process.env.CI === 'true') {
   runEngineContract('postgres', postgresUnderTest);
+  runEngineContract('secure store, 64-byte blocks, over postgres', async () =>
+    secureUnderTest(await postgresUnderTest(), { blockBytes: 64 }),
+  );
 } else {
   describe('StorageEngine contract: postgres', () => {
     it('runs against a reachable PostgreSQL', (t) => {

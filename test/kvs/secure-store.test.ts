@@ -19,7 +19,7 @@ function setup(
   keyring: Keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] }),
 ) {
   const raw = createMemoryEngine();
-  const store = createSecureStore(raw, keyring, { namespace });
+  const store = createSecureStore(raw, keyring, { namespace, layout: 'values' });
   return { raw, store, keyring };
 }
 
@@ -30,7 +30,8 @@ async function flipByte(raw: StorageEngine, key: Uint8Array, offset: number): Pr
   await raw.put(key, sealed);
 }
 
-describe('secure store', () => {
+// The `values` layout: one sealed frame per value. The `blocks` layout is in block-store.test.ts.
+describe('secure store (values layout)', () => {
   it('seals values in the documented format, with no plaintext in the raw engine', async () => {
     const { raw, store, keyring } = setup();
     const marker = 'PLAINTEXT-MARKER-4f1c';
@@ -92,8 +93,9 @@ describe('secure store', () => {
   it('raises ERR_KVS_INTEGRITY for a value copied to another namespace', async () => {
     const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
     const raw = createMemoryEngine();
-    const tenantA = createSecureStore(raw, keyring, { namespace: 'tenant-a', closeEngine: false });
-    const tenantB = createSecureStore(raw, keyring, { namespace: 'tenant-b', closeEngine: false });
+    const options = { closeEngine: false, layout: 'values' } as const;
+    const tenantA = createSecureStore(raw, keyring, { namespace: 'tenant-a', ...options });
+    const tenantB = createSecureStore(raw, keyring, { namespace: 'tenant-b', ...options });
     await tenantA.put(b(1), text('a'));
     await rejectsWithCode(tenantB.get(b(1)), 'ERR_KVS_INTEGRITY');
   });
@@ -104,11 +106,13 @@ describe('secure store', () => {
     const sameId = createSecureStore(raw, createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] }), {
       namespace: 'db1',
       closeEngine: false,
+      layout: 'values',
     });
     await rejectsWithCode(sameId.get(b(1)), 'ERR_KVS_INTEGRITY');
     const otherId = createSecureStore(raw, createKeyring({ keys: [{ id: 2, key: randomBytes(32) }] }), {
       namespace: 'db1',
       closeEngine: false,
+      layout: 'values',
     });
     await rejectsWithCode(otherId.get(b(1)), 'ERR_KVS_KEY_UNKNOWN');
   });
@@ -162,7 +166,7 @@ describe('secure store', () => {
           pending.push(store.put(b(base), text('new')), store.delete(b(base + 1)));
         })(),
     };
-    store = createSecureStore(spy, keyring, { namespace: 'db1' });
+    store = createSecureStore(spy, keyring, { namespace: 'db1', layout: 'values' });
     for (let i = 0; i < 12; i++) await store.put(b(i), text('old'));
     keyring.rotate(randomBytes(32));
     const result = await store.reencrypt({ chunkSize: 4 });
@@ -196,7 +200,7 @@ describe('secure store', () => {
     await rejectsWithCode(raw.get(b(1)), 'ERR_KVS_CLOSED');
     const raw2 = createMemoryEngine();
     const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
-    await createSecureStore(raw2, keyring, { namespace: 'x', closeEngine: false }).close();
+    await createSecureStore(raw2, keyring, { namespace: 'x', closeEngine: false, layout: 'values' }).close();
     assert.equal(await raw2.get(b(1)), undefined);
   });
 
@@ -205,6 +209,14 @@ describe('secure store', () => {
     for (const namespace of ['', 'x'.repeat(256), 42]) {
       assert.throws(
         () => createSecureStore(createMemoryEngine(), keyring, { namespace: namespace as string }),
+        TypeError,
+      );
+      assert.throws(
+        () =>
+          createSecureStore(createMemoryEngine(), keyring, {
+            namespace: namespace as string,
+            layout: 'values',
+          }),
         TypeError,
       );
     }
@@ -251,7 +263,7 @@ describe('keyring', () => {
   });
 });
 
-describe('secure store associated data', () => {
+describe('secure store associated data (values layout)', () => {
   it('round-trips keys of every length class up to the limit, growing its buffer as needed', async () => {
     const { store, raw } = setup();
     const lengths = [1, 2, 31, 32, 33, 255, 256, 1000, 1978];
