@@ -183,6 +183,10 @@ export async function startIngestRig(o: {
         if (line) resolve(JSON.parse(line));
       });
       child.once('exit', (code) => reject(new Error(`securecloud mdc exited with ${code}: ${stderr}`)));
+      setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`securecloud mdc not ready within 60 s; stdout: ${out}; stderr: ${stderr}`));
+      }, 60_000).unref();
     });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     return {
