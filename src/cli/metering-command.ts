@@ -57,7 +57,8 @@ function probability(value: string | undefined, name: string): number {
   return n;
 }
 
-function hostPort(value: string, name: string): { host: string; port: number } {
+/** Parses `HOST:PORT` (a usage error names the flag). */
+export function hostPort(value: string, name: string): { host: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(value);
   if (m === null || Number(m[2]) > 65535) throw new UsageError(`${name} ${value}: expected HOST:PORT`);
   return { host: m[1]!, port: Number(m[2]) };
@@ -94,7 +95,8 @@ export function untilSignal(): Promise<string> {
   });
 }
 
-interface CasFlags {
+/** The attestation flags {@link casOptions} adds. */
+export interface CasFlags {
   cas?: string;
   casRoot?: string;
   tee: string;
@@ -102,7 +104,8 @@ interface CasFlags {
   simState?: string;
 }
 
-function casOptions(c: Command): Command {
+/** Adds the attestation flags (`--cas`, `--cas-root`, `--tee`, `--measure`, `--sim-state`). */
+export function casOptions(c: Command): Command {
   return c
     .option('--cas <url>', 'base URL of the CAS (default $SECURECLOUD_CAS or https://127.0.0.1:8443)')
     .option(
@@ -114,7 +117,8 @@ function casOptions(c: Command): Command {
     .option('--sim-state <dir>', 'sim backend: directory of the software platform key');
 }
 
-async function attestFlags(f: CasFlags) {
+/** The `startService` options of {@link casOptions}' flags (reads the CAS root). */
+export async function attestFlags(f: CasFlags) {
   return {
     casUrl: f.cas ?? defaultCasUrl(),
     casRootPem: await readText(f.casRoot ?? defaultCasRoot(), 'the CAS root (--cas-root)'),
@@ -366,11 +370,11 @@ MDC its identity and the registry digest through the CAS:
       .option('--mdc <url>', 'an MDC API URL, in shard order (repeatable)', collect, [])
       .option('--data <dir>', 'directory of the disk queues', './.securecloud/aggregator')
       .option('--listen <host:port>', 'meter link endpoint', '127.0.0.1:7200')
-      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics)', '127.0.0.1:7280')
+      .option('--http <host:port>', 'HTTPS API (/healthz, /metrics); none when omitted')
       .option('--request-timeout <ms>', 'resend a request the MDC has not answered after this long', '15000'),
   ).action(
     async (
-      f: CasFlags & { mdc: string[]; data: string; listen: string; http: string; requestTimeout: string },
+      f: CasFlags & { mdc: string[]; data: string; listen: string; http?: string; requestTimeout: string },
     ) => {
       if (f.mdc.length === 0)
         throw new UsageError('give at least one --mdc https://HOST:PORT (the MDC API URL)');
@@ -382,7 +386,7 @@ MDC its identity and the registry digest through the CAS:
         dataDir: f.data,
         listenHost: listen.host,
         listenPort: listen.port,
-        http: hostPort(f.http, '--http'),
+        ...(f.http === undefined ? {} : { http: hostPort(f.http, '--http') }),
         requestTimeoutMs: intArg(f.requestTimeout, '--request-timeout', 100, 600_000),
         log,
       }).catch((err) => {
