@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CasService, createJsonLogger, generateRecoveryKeyPair, startCasServer } from '../cas/index.ts';
+import { registerProcessMetrics } from '../platform/index.ts';
 import {
   createTeeBackend,
   measureService,
@@ -72,6 +73,8 @@ export async function startCas(o: StartCasOptions, io: CliIo): Promise<RunningCa
   });
   let server: Awaited<ReturnType<typeof startCasServer>>;
   try {
+    const { platform, simulation } = selection.backend;
+    registerProcessMetrics(cas.registry, { service: 'cas', platform, simulation });
     server = await startCasServer(cas, { port: o.port, host: o.host, logger });
   } catch (err) {
     await cas.close();

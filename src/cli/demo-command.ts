@@ -134,7 +134,7 @@ async function demo(
   run.io.out(renderLiveView({ state, counters, meters: o.deployment.meters.count }).join('\n'));
   const verdict = judge(state, counters);
   say(`audit log: ${audit}`);
-  say(`${why}: stopping (simulator, aggregators, MDCs, CascaDB, CAS)`);
+  say(`${why}: stopping (simulator, aggregators, MDCs, SCBR router, CascaDB, CAS)`);
   await stopPatiently(running, say);
   say(
     verdict === null

@@ -6,6 +6,7 @@ import { type CliIo, CommandFailure, EXIT, processIo, UsageError } from './io.ts
 import { registerMeteringCommands } from './metering-command.ts';
 import { registerResetCommand } from './reset-command.ts';
 import { registerRunCommand } from './run-command.ts';
+import { registerScbrCommands } from './scbr-command.ts';
 import { registerSqlCommands } from './sql-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerTeeCommands } from './tee-command.ts';
@@ -32,6 +33,7 @@ export function createProgram(run: CliRun): Command {
   registerRunCommand(program, run);
   registerSqlCommands(program, run);
   registerMeteringCommands(program, run);
+  registerScbrCommands(program, run);
   registerUpCommand(program, run);
   registerStatusCommand(program, run);
   registerResetCommand(program, run);

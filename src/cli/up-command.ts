@@ -1,6 +1,6 @@
 /**
- * `securecloud up [DEPLOYMENT.yaml]`: starts a local deployment (CAS, CascaDB, MDC shards,
- * aggregators, meter simulator) as supervised processes, restarts crashed ones with backoff, and
+ * `securecloud up [DEPLOYMENT.yaml]`: starts a local deployment (CAS, CascaDB, SCBR router, MDC
+ * shards, aggregators, meter simulator) as supervised processes, restarts crashed ones with backoff, and
  * stops everything in order on Ctrl-C or SIGTERM.
  */
 import type { Command } from 'commander';
@@ -25,6 +25,7 @@ The deployment file (YAML; every key optional) says what runs where:
   enclaveSize: 2GiB
   cas: { port: 8443 }
   cascadb: { enabled: true, port: 5433, httpPort: 5480 }
+  scbr: { enabled: true, publishPort: 7300, subscribePort: 7301, httpPort: 7380 }
   mdc: { shards: 1, busPort: 7100, httpPort: 7180 }
   aggregators: { count: 1, port: 7200 }
   meters: { count: 2000, simulate: true, speed: 120, households: 16, rounds: 0 }
@@ -108,7 +109,7 @@ export function registerUpCommand(program: Command, run: CliRun): void {
   program
     .command('up')
     .description(
-      'start a local deployment (CAS, CascaDB, MDC shards, aggregators, meter simulator) and supervise it until Ctrl-C',
+      'start a local deployment (CAS, CascaDB, SCBR router, MDC shards, aggregators, meter simulator) and supervise it until Ctrl-C',
     )
     .argument('[deployment]', 'deployment file (YAML or JSON); default: built-in defaults')
     .option('--data <dir>', 'data directory (overrides dataDir of the file)')
@@ -133,7 +134,7 @@ export function registerUpCommand(program: Command, run: CliRun): void {
         throw err;
       });
       const why = first ?? (await signal.promise);
-      say(`${why}: stopping (simulator, aggregators, MDCs, CascaDB, CAS)`);
+      say(`${why}: stopping (simulator, aggregators, MDCs, SCBR router, CascaDB, CAS)`);
       await stopPatiently(running, say);
       say(`stopped; state kept in ${deployment.dataDir}`);
       run.exitCode = EXIT.ok;

@@ -29,6 +29,13 @@ export interface Deployment {
   readonly enclaveSize: number;
   readonly cas: { readonly port: number };
   readonly cascadb: { readonly enabled: boolean; readonly port: number; readonly httpPort: number };
+  /** The SCBR router: bus endpoints for publishers and subscribers, HTTPS `/healthz` and `/metrics`. */
+  readonly scbr: {
+    readonly enabled: boolean;
+    readonly publishPort: number;
+    readonly subscribePort: number;
+    readonly httpPort: number;
+  };
   /** Shard `i` uses `busPort + i` and `httpPort + i`. */
   readonly mdc: { readonly shards: number; readonly busPort: number; readonly httpPort: number };
   /** Aggregator `i` listens for meters on `port + i`. */
@@ -141,6 +148,7 @@ const TOP_KEYS = [
   'enclaveSize',
   'cas',
   'cascadb',
+  'scbr',
   'mdc',
   'aggregators',
   'meters',
@@ -171,6 +179,7 @@ export function validateDeployment(doc: unknown, cwd = process.cwd()): Deploymen
   const port = (o: Obj, key: string, path: string, fallback: number) => int(o, key, path, 1, 65535, fallback);
   const cas = section(root, 'cas', ['port']);
   const cascadb = section(root, 'cascadb', ['enabled', 'port', 'httpPort']);
+  const scbr = section(root, 'scbr', ['enabled', 'publishPort', 'subscribePort', 'httpPort']);
   const mdc = section(root, 'mdc', ['shards', 'busPort', 'httpPort']);
   const aggregators = section(root, 'aggregators', ['count', 'port']);
   const meters = section(root, 'meters', ['count', 'simulate', 'speed', 'households', 'rounds']);
@@ -197,6 +206,12 @@ export function validateDeployment(doc: unknown, cwd = process.cwd()): Deploymen
       enabled: bool(cascadb, 'enabled', 'cascadb.enabled', true),
       port: port(cascadb, 'port', 'cascadb.port', 5433),
       httpPort: port(cascadb, 'httpPort', 'cascadb.httpPort', 5480),
+    },
+    scbr: {
+      enabled: bool(scbr, 'enabled', 'scbr.enabled', true),
+      publishPort: port(scbr, 'publishPort', 'scbr.publishPort', 7300),
+      subscribePort: port(scbr, 'subscribePort', 'scbr.subscribePort', 7301),
+      httpPort: port(scbr, 'httpPort', 'scbr.httpPort', 7380),
     },
     mdc: {
       shards: int(mdc, 'shards', 'mdc.shards', 1, 16, 1),
@@ -243,6 +258,11 @@ export function deploymentPorts(d: Deployment): DeploymentPort[] {
   if (d.cascadb.enabled) {
     out.push({ service: 'cascadb', port: d.cascadb.port, path: 'cascadb.port' });
     out.push({ service: 'cascadb', port: d.cascadb.httpPort, path: 'cascadb.httpPort' });
+  }
+  if (d.scbr.enabled) {
+    out.push({ service: 'scbr-router', port: d.scbr.publishPort, path: 'scbr.publishPort' });
+    out.push({ service: 'scbr-router', port: d.scbr.subscribePort, path: 'scbr.subscribePort' });
+    out.push({ service: 'scbr-router', port: d.scbr.httpPort, path: 'scbr.httpPort' });
   }
   for (let i = 0; i < d.mdc.shards; i++) {
     out.push({ service: `mdc-${i}`, port: d.mdc.busPort + i, path: 'mdc.busPort' });

@@ -1,7 +1,7 @@
 /**
  * The CAS policy `securecloud up` generates for a deployment: the owner user (the supervisor's key),
- * the metering services and their channel and secrets (`meteringPolicySections`), and CascaDB when it
- * runs. The accepted measurements are those of the code the services run.
+ * the metering services and their channel and secrets (`meteringPolicySections`), CascaDB and the
+ * SCBR router (service `scbr-router`, channels `scbr.publish` and `scbr.subscribe`) when they run. The accepted measurements are those of the code the services run.
  */
 import { meteringPolicySections } from '../metering/policy.ts';
 import type { Deployment } from './deployment-file.ts';
@@ -21,6 +21,17 @@ export interface DeploymentPolicyInput {
 
 /** Secrets CascaDB takes from the CAS (names fixed by `sql serve`). */
 export const CASCADB_SECRETS = { storage: 'storageKey', password: 'dbPassword' } as const;
+
+/**
+ * The SCBR router's service and channels in the generated policy. The MDC (it holds the validated
+ * readings) may publish; no service of a local deployment subscribes yet, so `scbr.subscribe` admits
+ * the router alone until a consumer service is added (docs/deployment.md, "SCBR router").
+ */
+export const SCBR_ROUTER = {
+  service: 'scbr-router',
+  publish: 'scbr.publish',
+  subscribe: 'scbr.subscribe',
+} as const;
 
 /**
  * The policy document without `predecessor` (see {@link deploymentPolicyText}).
@@ -54,13 +65,26 @@ export function buildDeploymentPolicy(i: DeploymentPolicyInput): Record<string, 
     secrets[CASCADB_SECRETS.storage] = { type: 'symmetric-key', bits: 256 };
     secrets[CASCADB_SECRETS.password] = { type: 'password' };
   }
+  const channels: Record<string, unknown> = { ...metering.channels };
+  if (d.scbr.enabled) {
+    // Like the MDC: room for one restart while the killed instance's lease runs out. No group key:
+    // the router never reads payloads.
+    services[SCBR_ROUTER.service] = {
+      accept: [{ measurement: i.serviceMeasurement }],
+      platforms,
+      allowSimulation: i.simulation,
+      maxInstances: 4,
+    };
+    channels[SCBR_ROUTER.publish] = { repliers: [SCBR_ROUTER.service], requesters: ['mdc'] };
+    channels[SCBR_ROUTER.subscribe] = { repliers: [SCBR_ROUTER.service], requesters: [] };
+  }
   return {
     version: 1,
     name: d.name,
     users: { owner: { certificate: i.ownerCertificatePem, roles: ['owner'] } },
     roles: { owner: { can: ['update-policy', 'write-secret', 'read-secret', 'read-audit'] } },
     services,
-    channels: metering.channels,
+    channels,
     secrets,
   };
 }

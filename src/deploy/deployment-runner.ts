@@ -1,6 +1,6 @@
 /**
  * `securecloud up` as a library: prepares the data directory, starts the CAS (recovering its state
- * after a code change), applies the policy, uploads the secrets, starts CascaDB, the MDC shards, the
+ * after a code change), applies the policy, uploads the secrets, starts CascaDB, the SCBR router, the MDC shards, the
  * aggregators and the meter simulator as supervised processes, publishes `DATA/up.json`, and stops
  * everything in order.
  */
@@ -37,6 +37,7 @@ import {
   dataLayout,
   mdcSpec,
   type SpecContext,
+  scbrRouterSpec,
   simulatorSpec,
 } from './service-specs.ts';
 import {
@@ -92,7 +93,7 @@ export interface RunningDeployment {
   counters(): Promise<LiveCounters>;
   /** Resolves when the simulator finished its rounds (never when `meters.rounds` is 0). */
   readonly simulatorDone: Promise<void>;
-  /** Stops the simulator, aggregators, MDCs, CascaDB and the CAS, in that order; removes up.json. */
+  /** Stops the simulator, aggregators, MDCs, SCBR router, CascaDB and the CAS, in that order; removes up.json. */
   stop(): Promise<void>;
 }
 
@@ -149,7 +150,7 @@ async function refuseIfRunning(d: Deployment, say: Say): Promise<void> {
       `a deployment already runs on ${d.dataDir} (supervisor pid ${prev.supervisorPid}): see \`securecloud status\`, stop it with Ctrl-C or \`kill ${prev.supervisorPid}\``,
     );
   // A supervisor that died without stopping its services leaves them running: stop them.
-  const order = ['simulator', 'aggregator', 'mdc', 'cascadb', 'cas'];
+  const order = ['simulator', 'aggregator', 'mdc', 'scbr-router', 'cascadb', 'cas'];
   const left = [...prev.services].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
   for (const s of left) {
     if (s.pid === null || !isProcessAlive(s.pid) || !isOurs(s.pid)) continue;
@@ -282,8 +283,13 @@ class Deployed implements RunningDeployment {
     this.#say('secrets uploaded: mdcIdentity, meterRegistryDigest (values not shown)');
     this.#publish();
 
+    // CascaDB and the SCBR router (independent of each other) start together; the MDC shards once
+    // the router serves, as they are its publishers. Stopped in the reverse order.
+    const base: ServiceSpec[] = [];
+    if (d.cascadb.enabled) base.push(cascadbSpec(this.#ctx));
+    if (d.scbr.enabled) base.push(scbrRouterSpec(this.#ctx));
+    await this.#startAll(base);
     const first: ServiceSpec[] = [];
-    if (d.cascadb.enabled) first.push(cascadbSpec(this.#ctx));
     for (let i = 0; i < d.mdc.shards; i++) first.push(mdcSpec(this.#ctx, i));
     await this.#startAll(first);
     const aggs: ServiceSpec[] = [];
@@ -465,7 +471,7 @@ class Deployed implements RunningDeployment {
     if (this.#stopped) return;
     this.#stopped = true;
     const timeout = this.deployment.stopTimeoutSeconds * 1000;
-    const order = ['simulator', 'aggregator', 'mdc', 'cascadb', 'cas'] as const;
+    const order = ['simulator', 'aggregator', 'mdc', 'scbr-router', 'cascadb', 'cas'] as const;
     for (const kind of order) {
       const group = this.#services.filter((s) => s.spec.kind === kind);
       if (group.length === 0) continue;

@@ -21,6 +21,7 @@ export {
   type DeploymentPolicyInput,
   deploymentPolicyText,
   isSamePolicy,
+  SCBR_ROUTER,
 } from './deployment-policy.ts';
 export {
   type LiveCounters,

@@ -223,6 +223,36 @@ export function cascadbSpec(c: SpecContext): ServiceSpec {
   };
 }
 
+/** `securecloud scbr-router` (service `scbr-router`): the SCBR router on the deployment's host. */
+export function scbrRouterSpec(c: SpecContext): ServiceSpec {
+  const d = c.deployment;
+  const s = d.scbr;
+  const ready = jsonReady('scbr-router');
+  return {
+    name: 'scbr-router',
+    kind: 'scbr-router',
+    args: [
+      'scbr-router',
+      ...attestArgs(c),
+      '--publish',
+      `tcp://${urlHost(d.host)}:${s.publishPort}`,
+      '--subscribe',
+      `tcp://${urlHost(d.host)}:${s.subscribePort}`,
+      '--http',
+      `${d.host}:${s.httpPort}`,
+    ],
+    env: env(c),
+    ports: [s.publishPort, s.subscribePort, s.httpPort],
+    healthUrl: `https://${urlHost(d.host)}:${s.httpPort}/healthz`,
+    logFile: join(c.layout.logs, 'scbr-router.log'),
+    ready: (line) => {
+      const info = ready(line);
+      return info === null ? null : { ...platform(c), ...info };
+    },
+    readyTimeoutMs: 90_000,
+  };
+}
+
 /** `securecloud meters simulate` against every aggregator. */
 export function simulatorSpec(c: SpecContext, onLine: (line: string) => void): ServiceSpec {
   const d = c.deployment;

@@ -7,7 +7,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Kinds of service a deployment runs. */
-export type ServiceKind = 'cas' | 'cascadb' | 'mdc' | 'aggregator' | 'simulator';
+export type ServiceKind = 'cas' | 'cascadb' | 'scbr-router' | 'mdc' | 'aggregator' | 'simulator';
 
 /** Life-cycle states of a supervised service. */
 export type ServiceState =

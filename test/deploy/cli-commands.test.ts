@@ -20,6 +20,18 @@ describe('up, status and reset on the command line', () => {
     assert.match(r.out, /deployment file/);
     assert.match(r.out, /docs\/deployment\.md/);
     assert.match(r.out, /mdc: \{ shards: 1/);
+    assert.match(r.out, /scbr: \{ enabled: true, publishPort: 7300/);
+  });
+
+  it('documents scbr-router and refuses a malformed endpoint before attesting (exit 2)', async () => {
+    const help = await runCli('scbr-router', '--help');
+    assert.equal(help.code, 0);
+    for (const flag of ['--publish', '--subscribe', '--http', '--cas', '--cas-root', '--tee'])
+      assert.match(help.out, new RegExp(`${flag} `), flag);
+    assert.match(help.out, /tcp:\/\/127\.0\.0\.1:7300/);
+    const r = await runCli('scbr-router', '--publish', '127.0.0.1:7300', '--cas-root', join(dir, 'none.pem'));
+    assert.equal(r.code, 2);
+    assert.match(r.err, /--publish 127\.0\.0\.1:7300: expected tcp:\/\/HOST:PORT/);
   });
 
   it('refuses an invalid deployment file with the path of the error (exit 2)', async () => {

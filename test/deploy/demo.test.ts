@@ -15,7 +15,7 @@ describe('securecloud demo', { timeout: 120_000 }, () => {
   it('runs a small deployment for two rounds and ends by itself', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sc-demo-'));
     try {
-      const base = await freePortBase(4);
+      const base = await freePortBase(7);
       const file = join(dir, 'demo.yaml');
       await writeFile(
         file,
@@ -25,6 +25,7 @@ describe('securecloud demo', { timeout: 120_000 }, () => {
           'cascadb: { enabled: false }',
           `mdc: { shards: 1, busPort: ${base + 1}, httpPort: ${base + 2} }`,
           `aggregators: { count: 1, port: ${base + 3} }`,
+          `scbr: { publishPort: ${base + 4}, subscribePort: ${base + 5}, httpPort: ${base + 6} }`,
           'meters: { count: 100, speed: 600, households: 4 }',
         ].join('\n'),
       );

@@ -37,6 +37,7 @@ describe('deployment file', () => {
     assert.equal(d.enclaveSize, 2 * 1024 ** 3);
     assert.deepEqual(d.cas, { port: 8443 });
     assert.deepEqual(d.mdc, { shards: 1, busPort: 7100, httpPort: 7180 });
+    assert.deepEqual(d.scbr, { enabled: true, publishPort: 7300, subscribePort: 7301, httpPort: 7380 });
     assert.deepEqual(d.aggregators, { count: 1, port: 7200 });
     assert.equal(d.meters.count, 2000);
     assert.equal(d.meters.rounds, 0);
@@ -60,6 +61,8 @@ describe('deployment file', () => {
     invalid('tee: sgx', 'tee', /sim, auto, gramine-sgx, tsm/);
     invalid('meters: { speed: 0 }', 'meters.speed', /1\.\.100000/);
     invalid('cascadb: { enabled: yes please }', 'cascadb.enabled', /true or false/);
+    invalid('scbr: { enabled: 1 }', 'scbr.enabled', /true or false/);
+    invalid('scbr: { publishPort: 0 }', 'scbr.publishPort', /1\.\.65535, got 0/);
     invalid('version: 2', 'version', /expected 1/);
     invalid('mdc: 3', 'mdc', /expected a mapping/);
   });
@@ -67,6 +70,11 @@ describe('deployment file', () => {
   it('refuses unknown keys, listing the allowed ones', () => {
     invalid('mdcs: { shards: 2 }', 'mdcs', /unknown key \(allowed: version, name/);
     invalid('mdc: { shard: 2 }', 'mdc.shard', /unknown key \(allowed: shards, busPort, httpPort\)/);
+    invalid(
+      'scbr: { port: 7300 }',
+      'scbr.port',
+      /unknown key \(allowed: enabled, publishPort, subscribePort, httpPort\)/,
+    );
   });
 
   it('refuses two services on one port', () => {
@@ -77,6 +85,24 @@ describe('deployment file', () => {
       'aggregators.port',
       /port 7200 of aggregator-0 is also mdc\.busPort of mdc-1/,
     );
+  });
+
+  it("refuses an SCBR router port another service uses, and among the router's own", () => {
+    invalid(
+      'scbr: { httpPort: 7180 }',
+      'mdc.httpPort',
+      /port 7180 of mdc-0 is also scbr\.httpPort of scbr-router/,
+    );
+    invalid(
+      'scbr: { subscribePort: 7300 }',
+      'scbr.subscribePort',
+      /port 7300 of scbr-router is also scbr\.publishPort of scbr-router/,
+    );
+  });
+
+  it('ignores the ports of a disabled SCBR router', () => {
+    const d = parseDeployment('scbr: { enabled: false, httpPort: 8443 }', 'd', '/w');
+    assert.ok(!deploymentPorts(d).some((p) => p.service === 'scbr-router'));
   });
 
   it('ignores the ports of a disabled CascaDB', () => {
@@ -91,6 +117,9 @@ describe('deployment file', () => {
       'cas:8443',
       'cascadb:5433',
       'cascadb:5480',
+      'scbr-router:7300',
+      'scbr-router:7301',
+      'scbr-router:7380',
       'mdc-0:7100',
       'mdc-0:7180',
       'mdc-1:7101',

@@ -30,7 +30,7 @@ describe('deployment policy', () => {
     assert.equal(p.name, 'securecloud-local');
     assert.equal(p.predecessor, null);
     assert.deepEqual(Object.keys(p.users), ['owner']);
-    assert.deepEqual(Object.keys(p.services).sort(), ['aggregator', 'cascadb', 'mdc']);
+    assert.deepEqual(Object.keys(p.services).sort(), ['aggregator', 'cascadb', 'mdc', 'scbr-router']);
     assert.deepEqual(p.services.mdc?.accept, [{ measurement: M }]);
     assert.deepEqual(p.services.cascadb?.accept, [{ measurement: B }]);
     assert.equal(p.services.mdc?.allowSimulation, true);
@@ -50,6 +50,28 @@ describe('deployment policy', () => {
       new Set(Object.values(services[s]!.env).flatMap((v) => templateSecretNames(v)));
     assert.deepEqual([...granted('cascadb')].sort(), ['dbPassword', 'storageKey']);
     assert.deepEqual([...granted('mdc')].sort(), Object.values(MDC_SECRETS).sort());
+  });
+
+  it('adds the SCBR router with its two channels, no secret, and room for a restart', () => {
+    const p = parsePolicy(deploymentPolicyText(policyFor(''), null), { format: 'json' });
+    const router = p.services['scbr-router'];
+    assert.deepEqual(router?.accept, [{ measurement: M }]);
+    assert.deepEqual(router?.platforms, ['sim']);
+    assert.equal(router?.allowSimulation, true);
+    assert.equal(router?.maxInstances, 4);
+    assert.deepEqual(router?.env ?? {}, {});
+    assert.deepEqual(p.channels['scbr.publish']?.repliers, ['scbr-router']);
+    assert.deepEqual(p.channels['scbr.publish']?.requesters, ['mdc']);
+    assert.deepEqual(p.channels['scbr.subscribe']?.repliers, ['scbr-router']);
+    assert.deepEqual(p.channels['scbr.subscribe']?.requesters, []);
+  });
+
+  it('leaves the SCBR router and its channels out when it is disabled', () => {
+    const p = parsePolicy(deploymentPolicyText(policyFor('scbr: { enabled: false }'), null), {
+      format: 'json',
+    });
+    assert.equal(p.services['scbr-router'], undefined);
+    assert.deepEqual(Object.keys(p.channels), ['metering-ingest']);
   });
 
   it('leaves CascaDB out when it is disabled', () => {

@@ -1,5 +1,5 @@
-// End to end: `securecloud up` starts a small deployment as separate processes (CAS, MDC, aggregator,
-// simulator); readings get stored; the MDC process is SIGKILLed; the supervisor restarts it and it is
+// End to end: `securecloud up` starts a small deployment as separate processes (CAS, SCBR router, MDC,
+// aggregator, simulator); readings get stored; the MDC process is SIGKILLed; the supervisor restarts it and it is
 // attested again; at the end every (meter, interval) is stored exactly once (counted, and audited
 // with the INMETRO signatures), `status` shows the restart, and SIGTERM stops everything.
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sc-up-'));
-    const base = await freePortBase(4);
+    const base = await freePortBase(7);
     const file = join(dir, 'deployment.yaml');
     await writeFile(
       file,
@@ -52,6 +52,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
         'cascadb: { enabled: false }',
         `mdc: { shards: 1, busPort: ${base + 1}, httpPort: ${base + 2} }`,
         `aggregators: { count: 1, port: ${base + 3} }`,
+        `scbr: { publishPort: ${base + 4}, subscribePort: ${base + 5}, httpPort: ${base + 6} }`,
         `meters: { count: ${METERS}, speed: 450, households: 4, rounds: ${ROUNDS} }`,
         'restart: { initialSeconds: 0.5, maxSeconds: 4 }',
         'stopTimeoutSeconds: 10',
@@ -94,6 +95,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
     assert.match(out, /policy applied \(hash [0-9a-f]{16}/);
     assert.match(out, /mdc-0 attested \(instance [0-9a-f]{8}…, sim, SIMULATION\)/);
     assert.match(out, /aggregator-0 attested/);
+    assert.match(out, /scbr-router attested \(instance [0-9a-f]{8}…, sim, SIMULATION\)/);
     await waitFor(/round [^:]+:\d\d:\d\d\.\d+Z: sent \d+, stored [1-9]/);
   });
 
@@ -194,6 +196,8 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
     assert.equal(mdc.platform, 'sim');
     assert.equal(mdc.healthy, true);
     assert.equal(s.services.find((x) => x.name === 'cas')!.healthy, true);
+    // The SCBR router's /healthz answers over HTTPS with its CAS-issued `scbr-router` certificate.
+    assert.equal(s.services.find((x) => x.name === 'scbr-router')!.healthy, true);
     assert.equal(s.counters.readingsStored, METERS * ROUNDS);
     assert.ok(s.counters.reportsPerSecond > 0);
     assert.deepEqual(s.counters.refusals, {});
@@ -204,7 +208,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0, out);
     const stops = [...out.matchAll(/stopped ([a-z0-9-]+)/g)].map((m) => m[1]);
-    assert.deepEqual(stops, ['simulator', 'aggregator-0', 'mdc-0', 'cas']);
+    assert.deepEqual(stops, ['simulator', 'aggregator-0', 'mdc-0', 'scbr-router', 'cas']);
     for (const s of services) assert.equal(isProcessAlive(s.pid), false, `${s.name} (pid ${s.pid}) stopped`);
     await assert.rejects(stat(join(dir, 'data', 'up.json')));
     const r = await runCli('status', '--data', join(dir, 'data'));

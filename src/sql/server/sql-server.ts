@@ -25,6 +25,7 @@ import {
   type HttpServer,
   type HttpTlsOptions,
   type MetricsRegistry,
+  registerProcessMetrics,
   startService,
   type TeeChoice,
 } from '../../platform/index.ts';
@@ -122,6 +123,13 @@ export async function startSqlServer(options: SqlServerOptions): Promise<Running
   creds.storageKey.fill(0);
   const database = await openDatabase({ engine: store });
   const metrics = createMetricsRegistry();
+  const svc = creds.service;
+  if (svc)
+    registerProcessMetrics(metrics, {
+      service: 'cascadb',
+      platform: svc.platform,
+      simulation: svc.simulation,
+    });
   const closers: Array<(deadlineMs: number) => Promise<void>> = [];
   try {
     const http = await startHttp(options, creds, database, metrics);
