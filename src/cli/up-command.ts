@@ -27,7 +27,7 @@ The deployment file (YAML; every key optional) says what runs where:
   cascadb: { enabled: true, port: 5433, httpPort: 5480 }
   scbr: { enabled: true, publishPort: 7300, subscribePort: 7301, httpPort: 7380 }
   mdc: { shards: 1, busPort: 7100, httpPort: 7180 }
-  aggregators: { count: 1, port: 7200 }
+  aggregators: { count: 1, port: 7200, httpPort: 7280 }
   meters: { count: 2000, simulate: true, speed: 120, households: 16, rounds: 0 }
   restart: { initialSeconds: 1, maxSeconds: 30, resetAfterSeconds: 60 }
 Example: deploy/securecloud.example.yaml. Reference: docs/deployment.md.

@@ -39,7 +39,7 @@ export interface Deployment {
   /** Shard `i` uses `busPort + i` and `httpPort + i`. */
   readonly mdc: { readonly shards: number; readonly busPort: number; readonly httpPort: number };
   /** Aggregator `i` listens for meters on `port + i`. */
-  readonly aggregators: { readonly count: number; readonly port: number };
+  readonly aggregators: { readonly count: number; readonly port: number; readonly httpPort: number };
   readonly meters: {
     /** Meters provisioned (key material, registry). */
     readonly count: number;
@@ -181,7 +181,7 @@ export function validateDeployment(doc: unknown, cwd = process.cwd()): Deploymen
   const cascadb = section(root, 'cascadb', ['enabled', 'port', 'httpPort']);
   const scbr = section(root, 'scbr', ['enabled', 'publishPort', 'subscribePort', 'httpPort']);
   const mdc = section(root, 'mdc', ['shards', 'busPort', 'httpPort']);
-  const aggregators = section(root, 'aggregators', ['count', 'port']);
+  const aggregators = section(root, 'aggregators', ['count', 'port', 'httpPort']);
   const meters = section(root, 'meters', ['count', 'simulate', 'speed', 'households', 'rounds']);
   const restart = section(root, 'restart', ['initialSeconds', 'maxSeconds', 'resetAfterSeconds']);
   const d: Deployment = {
@@ -221,6 +221,7 @@ export function validateDeployment(doc: unknown, cwd = process.cwd()): Deploymen
     aggregators: {
       count: int(aggregators, 'count', 'aggregators.count', 1, 32, 1),
       port: port(aggregators, 'port', 'aggregators.port', 7200),
+      httpPort: port(aggregators, 'httpPort', 'aggregators.httpPort', 7280),
     },
     meters: {
       count: int(meters, 'count', 'meters.count', 1, 1_000_000, 2000),
@@ -245,6 +246,7 @@ export function validateDeployment(doc: unknown, cwd = process.cwd()): Deploymen
     ['mdc.busPort', d.mdc.busPort, d.mdc.shards],
     ['mdc.httpPort', d.mdc.httpPort, d.mdc.shards],
     ['aggregators.port', d.aggregators.port, d.aggregators.count],
+    ['aggregators.httpPort', d.aggregators.httpPort, d.aggregators.count],
   ] as const) {
     if (first + n - 1 > 65535) fail(path, `${first} + ${n - 1} runs past port 65535: lower it`);
   }
@@ -268,8 +270,10 @@ export function deploymentPorts(d: Deployment): DeploymentPort[] {
     out.push({ service: `mdc-${i}`, port: d.mdc.busPort + i, path: 'mdc.busPort' });
     out.push({ service: `mdc-${i}`, port: d.mdc.httpPort + i, path: 'mdc.httpPort' });
   }
-  for (let i = 0; i < d.aggregators.count; i++)
+  for (let i = 0; i < d.aggregators.count; i++) {
     out.push({ service: `aggregator-${i}`, port: d.aggregators.port + i, path: 'aggregators.port' });
+    out.push({ service: `aggregator-${i}`, port: d.aggregators.httpPort + i, path: 'aggregators.httpPort' });
+  }
   return out;
 }
 

@@ -178,11 +178,12 @@ export function aggregatorSpec(c: SpecContext, i: number): ServiceSpec {
       c.layout.aggregator(i),
       '--listen',
       `${d.host}:${port}`,
+      '--http',
+      `${d.host}:${d.aggregators.httpPort + i}`,
     ],
     env: env(c),
-    ports: [port],
-    // No HTTP server yet: liveness is the process.
-    healthUrl: null,
+    ports: [port, d.aggregators.httpPort + i],
+    healthUrl: `https://${urlHost(d.host)}:${d.aggregators.httpPort + i}/healthz`,
     logFile: join(c.layout.logs, `aggregator-${i}.log`),
     ready: (line) => {
       const info = ready(line);

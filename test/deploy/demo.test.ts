@@ -15,7 +15,7 @@ describe('securecloud demo', { timeout: 120_000 }, () => {
   it('runs a small deployment for two rounds and ends by itself', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sc-demo-'));
     try {
-      const base = await freePortBase(7);
+      const base = await freePortBase(8);
       const file = join(dir, 'demo.yaml');
       await writeFile(
         file,
@@ -24,7 +24,7 @@ describe('securecloud demo', { timeout: 120_000 }, () => {
           `cas: { port: ${base} }`,
           'cascadb: { enabled: false }',
           `mdc: { shards: 1, busPort: ${base + 1}, httpPort: ${base + 2} }`,
-          `aggregators: { count: 1, port: ${base + 3} }`,
+          `aggregators: { count: 1, port: ${base + 3}, httpPort: ${base + 7} }`,
           `scbr: { publishPort: ${base + 4}, subscribePort: ${base + 5}, httpPort: ${base + 6} }`,
           'meters: { count: 100, speed: 600, households: 4 }',
         ].join('\n'),

@@ -38,7 +38,7 @@ describe('deployment file', () => {
     assert.deepEqual(d.cas, { port: 8443 });
     assert.deepEqual(d.mdc, { shards: 1, busPort: 7100, httpPort: 7180 });
     assert.deepEqual(d.scbr, { enabled: true, publishPort: 7300, subscribePort: 7301, httpPort: 7380 });
-    assert.deepEqual(d.aggregators, { count: 1, port: 7200 });
+    assert.deepEqual(d.aggregators, { count: 1, port: 7200, httpPort: 7280 });
     assert.equal(d.meters.count, 2000);
     assert.equal(d.meters.rounds, 0);
     assert.deepEqual(d.restart, { initialSeconds: 1, maxSeconds: 30, resetAfterSeconds: 60 });
@@ -127,7 +127,9 @@ describe('deployment file', () => {
       'mdc-2:7102',
       'mdc-2:7182',
       'aggregator-0:7200',
+      'aggregator-0:7280',
       'aggregator-1:7201',
+      'aggregator-1:7281',
     ]);
   });
 

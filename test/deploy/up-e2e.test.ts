@@ -42,7 +42,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sc-up-'));
-    const base = await freePortBase(7);
+    const base = await freePortBase(8);
     const file = join(dir, 'deployment.yaml');
     await writeFile(
       file,
@@ -51,7 +51,7 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
         `cas: { port: ${base} }`,
         'cascadb: { enabled: false }',
         `mdc: { shards: 1, busPort: ${base + 1}, httpPort: ${base + 2} }`,
-        `aggregators: { count: 1, port: ${base + 3} }`,
+        `aggregators: { count: 1, port: ${base + 3}, httpPort: ${base + 7} }`,
         `scbr: { publishPort: ${base + 4}, subscribePort: ${base + 5}, httpPort: ${base + 6} }`,
         `meters: { count: ${METERS}, speed: 450, households: 4, rounds: ${ROUNDS} }`,
         'restart: { initialSeconds: 0.5, maxSeconds: 4 }',
