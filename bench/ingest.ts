@@ -2,7 +2,7 @@
 // MDC (its own process) → CascaDB on LMDB (INMETRO-signed), over real TCP links and the ZeroMQ CURVE
 // bus; then the same round with the secure envelope disabled (reports in clear, accepted only by an
 // MDC started with --insecure-plaintext-bench), for comparison. Prints JSON.
-// Usage: npm run bench -- ingest [--meters N] [--aggregators M] [--json FILE]
+// Usage: npm run bench -- ingest [--meters N] [--aggregators M] [--shards S] [--json FILE]
 import { writeFile } from 'node:fs/promises';
 import { startIngestRig } from '../test/metering/ingest-fixture.ts';
 
@@ -12,9 +12,14 @@ const arg = (name: string, fallback: number): number => {
 };
 const METERS = arg('meters', 65_000);
 const AGGREGATORS = arg('aggregators', 2);
+const SHARDS = arg('shards', 1);
 const jsonAt = process.argv.indexOf('--json');
 const INTERVAL = 15 * 60_000;
 const progress = (s: string) => process.stderr.write(`${s}\n`);
+// Say how the process ends, whatever ends it (an unsettled await ends it silently otherwise).
+process.on('exit', (code) => {
+  if (code !== 0) process.stderr.write(`ingest bench exiting with code ${code}\n`);
+});
 
 const t0 = performance.now();
 const rig = await startIngestRig({
@@ -42,7 +47,9 @@ const now = Math.floor(Date.now() / INTERVAL) * INTERVAL;
 
 const measure = async (intervalEnd: number, before: number) => {
   const round = await rig.fleet.round(intervalEnd, { deadlineMs: 300_000, resendAfterMs: 60_000 });
-  const stats = await rig.mdcChild!.stats();
+  let readings = 0;
+  for (const child of rig.mdcChildren) readings += (await child.stats()).readings;
+  const stats = { readings };
   const stored = stats.readings - before;
   return {
     seconds: Number(round.seconds.toFixed(2)),
@@ -67,7 +74,7 @@ const secure = await measure(now, clear.total);
 const result = {
   meters: METERS,
   aggregators: AGGREGATORS,
-  mdcShards: 1,
+  mdcShards: SHARDS,
   sessions,
   handshakeSeconds: Number(handshakeSeconds.toFixed(2)),
   handshakesPerSecond: Math.round(sessions / handshakeSeconds),

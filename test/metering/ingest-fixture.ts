@@ -45,6 +45,8 @@ export interface IngestRig {
   readonly mdc: RunningMdc;
   /** The MDC process (with `mdcProcess: true`). */
   readonly mdcChild: MdcChild | undefined;
+  /** Every MDC shard process (with `mdcProcess: true`); shard 0 is `mdcChild`. */
+  readonly mdcChildren: readonly MdcChild[];
   /** Starts the MDC process again on the same data and ports (with `mdcProcess: true`). */
   restartMdcChild(): Promise<MdcChild>;
   readonly aggregators: RunningAggregator[];
@@ -69,6 +71,8 @@ export async function startIngestRig(o: {
   batchSize?: number;
   /** Start the MDC process with --insecure-plaintext-bench (envelope-cost benchmark). */
   plaintext?: boolean;
+  /** MDC shard processes (with `mdcProcess: true`; default 1): meter m goes to shard m mod shards. */
+  mdcShards?: number;
 }): Promise<IngestRig> {
   const dir = await mkdtemp(join(tmpdir(), 'sc-ingest-'));
   const provision = await provisionMeters({ dir: join(dir, 'meters'), count: o.meters });
@@ -136,12 +140,13 @@ export async function startIngestRig(o: {
   const rootFile = join(dir, 'cas-root.pem');
   await writeFile(rootFile, cas.rootPem);
   const tokenValue = String((token as unknown as { fields: Record<string, string> }).fields.value);
-  const startChild = async (): Promise<MdcChild> => {
-    if (httpPort === 0) {
+  const shardPorts: Array<{ http: number; bus: number }> = [];
+  const startChild = async (shard = 0): Promise<MdcChild> => {
+    if (shardPorts[shard] === undefined) {
       const [a, b] = await freePorts(2);
-      httpPort = a!;
-      busPort = b!;
+      shardPorts[shard] = { http: a!, bus: b! };
     }
+    const { http: httpPort, bus: busPort } = shardPorts[shard]!;
     const child = spawn(
       process.execPath,
       [
@@ -160,7 +165,7 @@ export async function startIngestRig(o: {
         '--sim-state',
         join(dir, 'service-sim'),
         '--data',
-        join(dir, 'mdc'),
+        join(dir, shard === 0 ? 'mdc' : `mdc-${shard}`),
         '--registry',
         join(dir, 'meters', 'registry.bin'),
         '--bind',
@@ -201,15 +206,18 @@ export async function startIngestRig(o: {
   };
   let mdcChild: MdcChild | undefined;
   let mdc: RunningMdc = undefined as unknown as RunningMdc;
-  if (o.mdcProcess) mdcChild = await startChild();
-  else mdc = await startMdc();
-  const mdcUrl = mdcChild?.apiUrl ?? mdc.mdc.apiUrl;
+  const mdcChildren: MdcChild[] = [];
+  if (o.mdcProcess) {
+    for (let shard = 0; shard < (o.mdcShards ?? 1); shard++) mdcChildren.push(await startChild(shard));
+    mdcChild = mdcChildren[0];
+  } else mdc = await startMdc();
+  const mdcUrls = mdcChildren.length > 0 ? mdcChildren.map((c) => c.apiUrl) : [mdc.mdc.apiUrl];
   const aggregators: RunningAggregator[] = [];
   for (let i = 0; i < (o.aggregators ?? 1); i++) {
     aggregators.push(
       await runAttestedAggregator({
         ...attest,
-        mdcUrls: [mdcUrl],
+        mdcUrls,
         dataDir: join(dir, `aggregator-${i}`),
         listenHost: '127.0.0.1',
         listenPort: 0,
@@ -246,8 +254,12 @@ export async function startIngestRig(o: {
     get mdcChild() {
       return mdcChild;
     },
+    get mdcChildren() {
+      return mdcChildren;
+    },
     async restartMdcChild() {
-      mdcChild = await startChild();
+      mdcChild = await startChild(0);
+      mdcChildren[0] = mdcChild;
       return mdcChild;
     },
     aggregators,
@@ -265,7 +277,7 @@ export async function startIngestRig(o: {
       for (const l of links) l.close();
       for (const a of aggregators) await a.close();
       await mdc?.close().catch(() => undefined);
-      await mdcChild?.stop('SIGTERM').catch(() => undefined);
+      for (const c of mdcChildren) await c.stop('SIGTERM').catch(() => undefined);
       fleet.destroy();
       keys.destroy();
       await server.close({ deadlineMs: 1000 });
