@@ -12,8 +12,7 @@ import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { InmetroBatchSigner } from '../inmetro/index.ts';
 import { decodeResponseFrame } from '../protocol/block.ts';
 import {
-  CMD_INSTANTANEOUS,
-  decodeInstantaneousResponse,
+  decodeInstantaneousFrame,
   encodeReceiptCommand,
   type InstantaneousQuantities,
   isMeteringError,
@@ -185,16 +184,7 @@ export class MdcIngest {
             );
           }
           counters.add(counterKey);
-          if (opened.block[0] !== CMD_INSTANTANEOUS) {
-            throw new MeteringError(
-              'ERR_BLOCK_CODE',
-              `report block has code ${opened.block[0]}, expected 0x14`,
-              {
-                check: 'report-code',
-              },
-            );
-          }
-          const q = decodeInstantaneousResponse(opened.block);
+          const q = decodeInstantaneousFrame(opened.frame);
           this.#validate(q, now);
           const key = `${q.meterSerial}|${q.timestamp}`;
           const candidate: Candidate = { index: i, opened, q, duplicate: false };
@@ -321,7 +311,14 @@ export class MdcIngest {
       });
     }
     this.#plainCounter += 1;
-    return { meterId, sessionId: PLAIN_SESSION, counter: this.#plainCounter, block, commit: () => undefined };
+    return {
+      meterId,
+      sessionId: PLAIN_SESSION,
+      counter: this.#plainCounter,
+      block,
+      frame,
+      commit: () => undefined,
+    };
   }
 
   #validate(q: InstantaneousQuantities, now: number): void {

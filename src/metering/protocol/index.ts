@@ -25,6 +25,7 @@ export {
 export {
   CMD_INSTANTANEOUS,
   decodeInstantaneousCommand,
+  decodeInstantaneousFrame,
   decodeInstantaneousResponse,
   encodeInstantaneousCommand,
   encodeInstantaneousResponse,

@@ -5,6 +5,7 @@ import {
   encodeBareCommand,
   encodeResponseFrame,
   expectCode,
+  type ResponseFrame,
 } from './block.ts';
 import {
   assertZero,
@@ -110,7 +111,14 @@ export function encodeInstantaneousResponse(q: InstantaneousQuantities): Uint8Ar
 
 /** Checks a 0x14 response block (length, CRC, code, fields, reserved bytes) and decodes it. */
 export function decodeInstantaneousResponse(block: Uint8Array): InstantaneousQuantities {
-  const frame = decodeResponseFrame(block);
+  return decodeInstantaneousFrame(decodeResponseFrame(block));
+}
+
+/**
+ * Decodes a response frame already checked for length and CRC (what `MdcEndpoint.open` returns):
+ * code, fields and reserved bytes, without checking the CRC a second time.
+ */
+export function decodeInstantaneousFrame(frame: ResponseFrame): InstantaneousQuantities {
   expectCode(frame.code, CMD_INSTANTANEOUS);
   const view = viewOf(frame.data);
   const timestamp = decodeBcdTime(frame.data, 0, 'timestamp');

@@ -1,5 +1,5 @@
 import { type KeyObject, randomBytes as nodeRandomBytes } from 'node:crypto';
-import { decodeResponseFrame } from './block.ts';
+import { decodeResponseFrame, type ResponseFrame } from './block.ts';
 import { MeteringError } from './errors.ts';
 import {
   buildAccept,
@@ -42,6 +42,8 @@ export interface OpenedEnvelope {
   readonly counter: number;
   /** The 258-byte response block (length and CRC checked, meter serial = meter id). */
   readonly block: Uint8Array;
+  /** The block split into its fields (decode it without checking the CRC again). */
+  readonly frame: ResponseFrame;
   /** Records the counter in the replay window (done by `open` unless `commit: false`). */
   commit(): void;
 }
@@ -229,6 +231,7 @@ export class MdcEndpoint {
       sessionId: header.sessionId,
       counter: header.counter,
       block,
+      frame,
       commit: () => session.commitCounter(header.counter),
     };
   }
