@@ -4,10 +4,10 @@
  * when serving, and stop gracefully on SIGINT/SIGTERM.
  */
 import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { getJson } from '../deploy/index.ts';
 import { runAttestedAggregator, runAttestedMdc } from '../metering/attested.ts';
 import { auditReadings, formatAuditReport, importInmetroPublicKey } from '../metering/inmetro/index.ts';
 import { connectLink, type Link } from '../metering/link.ts';
@@ -16,7 +16,7 @@ import { MeterKeyFile, provisionMeters } from '../metering/provisioning.ts';
 import { loadHouseholdProfiles } from '../metering/simulator/household-data.ts';
 import { createCustomerModel } from '../metering/simulator/model.ts';
 import { MeterFleet, mdcPublicKeyFromHex } from '../metering/simulator/simulator.ts';
-import { parseServiceIdentity, type TeeChoice } from '../platform/index.ts';
+import type { TeeChoice } from '../platform/index.ts';
 import { defaultCasRoot, defaultCasUrl } from './cas-command.ts';
 import { type CliIo, CommandFailure, EXIT, UsageError } from './io.ts';
 import type { CliRun } from './main.ts';
@@ -486,39 +486,14 @@ async function fetchReadings(
   url.searchParams.set('meter', q.meter);
   url.searchParams.set('from', String(q.from));
   url.searchParams.set('to', String(q.to));
-  const text = await new Promise<string>((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        ca: q.ca,
-        minVersion: 'TLSv1.3',
-        headers: { authorization: `Bearer ${q.token}` },
-        timeout: 30_000,
-        // A CAS-issued certificate of the mdc service, whatever host it runs on.
-        checkServerIdentity: (_host, cert) =>
-          parseServiceIdentity(cert.subjectaltname)?.service === 'mdc'
-            ? undefined
-            : new Error('the server is not an MDC of this CAS'),
-      },
-      (res) => {
-        let t = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          t += c;
-          if (t.length > 64 << 20) req.destroy(new Error('answer larger than 64 MiB'));
-        });
-        res.on('end', () =>
-          res.statusCode === 200
-            ? resolve(t)
-            : reject(new Error(`HTTP ${res.statusCode}: ${t.slice(0, 300)}`)),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
+  // A CAS-issued certificate of the mdc service, whatever host it runs on.
+  return getJson(url.href, {
+    ca: q.ca,
+    service: 'mdc',
+    token: q.token,
+    timeoutMs: 30_000,
+    maxBytes: 64 << 20,
   }).catch((err) => {
     throw new CommandFailure(`cannot fetch readings from ${base}: ${(err as Error).message}`);
   });
-  return JSON.parse(text);
 }

@@ -3,9 +3,9 @@
  * certificates name the service, not the host: the check is that the certificate carries the
  * expected service identity (or, for the CAS, its TLS name).
  */
-import { request } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
 import { CAS_TLS_NAME } from '../cas/index.ts';
-import { parseServiceIdentity } from '../platform/index.ts';
+import { expectService, getServiceJson } from '../platform/index.ts';
 
 /** Options of {@link getJson}. */
 export interface GetJsonOptions {
@@ -15,53 +15,26 @@ export interface GetJsonOptions {
   readonly service: string;
   readonly token?: string;
   readonly timeoutMs?: number;
+  /** Largest accepted answer (default 1 MiB). */
+  readonly maxBytes?: number;
   readonly signal?: AbortSignal;
 }
 
 /** GETs `url` and parses the JSON answer; rejects on a status other than 200 or after the timeout. */
 export function getJson(url: string, o: GetJsonOptions): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        ca: o.ca,
-        agent: false,
-        minVersion: 'TLSv1.3',
-        timeout: o.timeoutMs ?? 3000,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(o.token ? { headers: { authorization: `Bearer ${o.token}` } } : {}),
-        checkServerIdentity: (_host, cert) => {
-          if (o.service === 'cas')
-            return (cert.subjectaltname ?? '').includes(`DNS:${CAS_TLS_NAME}`)
-              ? undefined
-              : new Error(`the server is not the CAS (${CAS_TLS_NAME})`);
-          return parseServiceIdentity(cert.subjectaltname)?.service === o.service
+  const checkServerIdentity =
+    o.service === 'cas'
+      ? (_host: string, cert: PeerCertificate) =>
+          (cert.subjectaltname ?? '').includes(`DNS:${CAS_TLS_NAME}`)
             ? undefined
-            : new Error(`the server is not a ${o.service} service of this CAS`);
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
-          if (text.length > 1 << 20) req.destroy(new Error('answer larger than 1 MiB'));
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) {
-            reject(new Error(`HTTP ${res.statusCode} from ${url}`));
-            return;
-          }
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new Error(`${url} did not answer JSON`));
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${o.timeoutMs ?? 3000} ms`)));
-    req.on('error', reject);
-    req.end();
+            : new Error(`the server is not the CAS (${CAS_TLS_NAME})`)
+      : expectService(o.service, 'securecloud');
+  return getServiceJson(url, {
+    ca: o.ca,
+    checkServerIdentity,
+    timeoutMs: o.timeoutMs ?? 3000,
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
   });
 }

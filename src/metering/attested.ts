@@ -4,7 +4,6 @@
  * `securecloud mdc` and `securecloud aggregator` commands, `securecloud up` and the tests.
  */
 import { createPrivateKey } from 'node:crypto';
-import { request } from 'node:https';
 import {
   createBusIdentity,
   createCasKeyDirectory,
@@ -18,13 +17,15 @@ import {
   type AttestedService,
   createHttpServer,
   createMetricsRegistry,
+  expectService,
+  getServiceJson,
   HttpRouter,
   type HttpServer,
   healthRoute,
   type MetricsRegistry,
   metricsRoute,
-  mtlsAgent,
   registerProcessMetrics,
+  type ServiceJsonOptions,
   startService,
   type TeeChoice,
 } from '../platform/index.ts';
@@ -229,9 +230,15 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       platform: p.attested.platform,
       simulation: p.attested.simulation,
     });
-    const agent = mtlsAgent(p.attested, { expectedService: 'mdc' });
+    const own = p.attested.tlsOptions();
+    const mdcTls: MdcTls = {
+      ca: o.casRootPem,
+      cert: String(own.cert),
+      key: String(own.key),
+      checkServerIdentity: expectService('mdc', 'aggregator'),
+    };
     const mdcs: MdcTarget[] = [];
-    for (const url of o.mdcUrls) mdcs.push(await fetchBusInfo(url, agent));
+    for (const url of o.mdcUrls) mdcs.push(await fetchBusInfo(url, mdcTls));
     const aggregator = await startAggregator({
       mdcs,
       transport: p.transport,
@@ -242,7 +249,7 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
       ...(o.batchSize ? { batchSize: o.batchSize } : {}),
       log: (level, msg, fields) => log(level, msg, fields),
-      rediscover: (shard) => fetchBusInfo(o.mdcUrls[shard]!, agent, 1),
+      rediscover: (shard) => fetchBusInfo(o.mdcUrls[shard]!, mdcTls, 1),
     });
     let server: HttpServer | undefined;
     let apiUrl: string | undefined;
@@ -262,7 +269,6 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
       close: async () => {
         await server?.close({ deadlineMs: 2000 });
         await aggregator.close();
-        agent.destroy();
         await p.close();
       },
     };
@@ -272,32 +278,18 @@ export async function runAttestedAggregator(o: RunAggregatorOptions): Promise<Ru
   }
 }
 
-/** GET /v1/bus of an MDC, over TLS with the MDC's CAS-issued certificate (checked by the agent). */
-async function fetchBusInfo(
-  url: string,
-  agent: ReturnType<typeof mtlsAgent>,
-  attempts = 20,
-): Promise<MdcTarget> {
-  const target = new URL('/v1/bus', url);
+/** GET /v1/bus of an MDC, over mutual TLS; the server must hold the CAS-issued certificate of `mdc`. */
+async function fetchBusInfo(url: string, tls: MdcTls, attempts = 20): Promise<MdcTarget> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = request(target, { agent, timeout: 5000 }, (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => {
-            text += c;
-            if (text.length > 4096) req.destroy(new Error('answer too large'));
-          });
-          res.on('end', () =>
-            res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}`)),
-          );
-        });
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', reject);
-        req.end();
-      });
-      const v = JSON.parse(body) as { endpoint?: unknown; curveKey?: unknown };
+      const v = (await getServiceJson(new URL('/v1/bus', url), {
+        ...tls,
+        timeoutMs: 5000,
+        maxBytes: 4096,
+      })) as {
+        endpoint?: unknown;
+        curveKey?: unknown;
+      };
       if (
         typeof v.endpoint !== 'string' ||
         !/^tcp:\/\/[^\s]{1,200}$/.test(v.endpoint) ||
@@ -306,19 +298,20 @@ async function fetchBusInfo(
         throw new Error('the answer has no valid endpoint and CURVE key');
       }
       // An MDC bound to 0.0.0.0 reports that address: reach it at the host of its API URL.
-      const endpoint = v.endpoint.replace('//0.0.0.0:', `//${target.hostname}:`);
+      const endpoint = v.endpoint.replace('//0.0.0.0:', `//${new URL(url).hostname}:`);
       return { endpoint, curveKey: v.curveKey as string };
     } catch (err) {
       if (attempt + 1 >= attempts) {
         throw new MeteringError(
           'ERR_LINK',
           `cannot get the bus endpoint of the MDC at ${url}: ${(err as Error).message}; is the MDC running and attested?`,
-          {
-            check: 'mdc-bus-info',
-          },
+          { check: 'mdc-bus-info' },
         );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
   }
 }
+
+/** TLS settings for reaching MDCs: the CAS root, the instance's certificate, the `mdc` identity check. */
+type MdcTls = Pick<ServiceJsonOptions, 'ca' | 'cert' | 'key' | 'checkServerIdentity'>;

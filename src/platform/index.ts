@@ -49,6 +49,7 @@ export {
   type ConnectMtlsOptions,
   connectMtls,
   createMtlsServer,
+  expectService,
   explainMtlsError,
   MTLS_ERROR_CODES,
   type MtlsClientOptions,
@@ -70,6 +71,7 @@ export {
   type ProcessMetricsOptions,
   registerProcessMetrics,
 } from './process-metrics.ts';
+export { getServiceJson, type ServiceJsonOptions } from './service-json.ts';
 export {
   type StartServiceOptions,
   startService,

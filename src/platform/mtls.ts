@@ -203,9 +203,13 @@ function allowedOf(expected: string | readonly string[] | undefined): AllowedPee
 }
 
 /**
- * Replaces host name checking: a service certificate names the service (DNS and URI), not the host
- * it runs on, so the check is that the server is a CAS-issued service, and an expected one.
+ * The `checkServerIdentity` of a client that must reach a CAS-issued `expected` service. It replaces
+ * host name checking: a service certificate names the service (DNS and URI), not the host it runs on.
  */
+export function expectService(expected: string | readonly string[], self = 'client') {
+  return serviceIdentityCheck(allowedOf(expected), self);
+}
+
 function serviceIdentityCheck(expected: AllowedPeers, self: string) {
   return (_host: string, cert: PeerCertificate): Error | undefined => {
     try {

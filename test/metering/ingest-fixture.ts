@@ -3,11 +3,11 @@
 // ZeroMQ CURVE bus, and a simulated fleet over real TCP links.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CasService, generateUserKey, loadUserKey, signPolicy, startCasServer } from '../../src/cas/index.ts';
+import { getJson } from '../../src/deploy/index.ts';
 import {
   type RunningAggregator,
   type RunningMdc,
@@ -197,7 +197,8 @@ export async function startIngestRig(o: {
     return {
       ...ready,
       process: child,
-      stats: () => getJson(`${ready.apiUrl}/v1/stats`, cas.rootPem, tokenValue) as never,
+      stats: () =>
+        getJson(`${ready.apiUrl}/v1/stats`, { ca: cas.rootPem, service: 'mdc', token: tokenValue }) as never,
       stop: async (signal = 'SIGTERM') => {
         child.kill(signal);
         return exited;
@@ -303,25 +304,4 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
-}
-
-/** GET over HTTPS trusting the CAS root (service certificates name the service, not the host). */
-export function getJson(url: string, ca: string, token: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { ca, checkServerIdentity: () => undefined, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        let t = '';
-        res.on('data', (c) => {
-          t += String(c);
-        });
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve(JSON.parse(t)) : reject(new Error(`HTTP ${res.statusCode} ${t}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
 }
