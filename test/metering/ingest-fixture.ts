@@ -3,7 +3,6 @@
 // ZeroMQ CURVE bus, and a simulated fleet over real TCP links.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CasService, generateUserKey, loadUserKey, signPolicy, startCasServer } from '../../src/cas/index.ts';
@@ -21,6 +20,7 @@ import { loadHouseholdProfiles } from '../../src/metering/simulator/household-da
 import { createCustomerModel } from '../../src/metering/simulator/model.ts';
 import { MeterFleet, mdcPublicKeyFromHex } from '../../src/metering/simulator/simulator.ts';
 import { createSimBackend, measureService } from '../../src/tee/index.ts';
+import { freePorts } from '../support/ports.ts';
 
 /** An MDC running as a separate `securecloud mdc` process. */
 export interface MdcChild {
@@ -289,19 +289,3 @@ export async function startIngestRig(o: {
 }
 
 const BIN = new URL('../../bin/securecloud', import.meta.url).pathname;
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const s = createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { isPortFree } from '../../src/deploy/index.ts';
 
 /** A base port with `n` free ports above it (random, so that parallel runs do not collide). */
@@ -9,4 +10,21 @@ export async function freePortBase(n: number): Promise<number> {
     if (ok) return base;
   }
   throw new Error('no free port range');
+}
+
+/** `n` free ports, anywhere (the system picks them; each was free a moment ago). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const s = createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
 }
