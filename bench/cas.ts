@@ -3,7 +3,7 @@
 // a baseline measured in the same run: bare sim evidence verification. Each attestation also signs a
 // certificate and appends (fsync) a signed audit entry. Prints JSON.
 // Usage: npm run bench -- cas [--seconds S]
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import {
   signPolicy,
   startCasServer,
 } from '../src/cas/index.ts';
+import { freshKeyPair } from '../src/crypto/index.ts';
 import {
   createDefaultVerifierSet,
   createSimBackend,
@@ -50,7 +51,7 @@ function timedVerifiers(): EvidenceVerifierSet & { seconds: number } {
 
 /** The service side of one attestation (not timed): fresh key, evidence bound to key and nonce. */
 async function request(service: SimBackend, nonce: string): Promise<Omit<AttestInput, 'service' | 'nonce'>> {
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey } = freshKeyPair('p256');
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   return {
     evidence: await service.getEvidence(bindingReportData(spki, Buffer.from(nonce, 'hex'))),
@@ -137,7 +138,7 @@ async function baseline(service: SimBackend) {
 /** The other fixed cost of a grant: one service certificate from the CAS CA. */
 function certificateCost() {
   const ca = CasCa.create();
-  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { publicKey } = freshKeyPair('p256');
   let runs = 0;
   const start = performance.now();
   const end = start + (seconds * 1000) / 4;

@@ -1,10 +1,10 @@
 /**
  * CURVE key pairs and the service's bus identity. CurveZMQ keys are plain X25519 keys (32 bytes),
- * written in Z85 (ZeroMQ RFC 32); we make them with node:crypto and only encode them here.
+ * written in Z85 (ZeroMQ RFC 32); we make them with freshRawKeyPair and only encode them here.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { inspect } from 'node:util';
 import { serviceUri } from '../cas/index.ts';
+import { freshRawKeyPair } from '../crypto/index.ts';
 import type { AttestedService } from '../platform/index.ts';
 import { BusError } from './errors.ts';
 import type { BusCredential, BusIdentity } from './transport.ts';
@@ -60,17 +60,13 @@ export interface CurveKeyPair {
   readonly secretKey: string;
 }
 
-/** Makes a fresh X25519 key pair for CurveZMQ (node:crypto; the raw keys are the JWK `d` and `x`). */
+/** Makes a fresh X25519 key pair for CurveZMQ (raw bytes from src/crypto, no key objects). */
 export function generateCurveKeyPair(): CurveKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  const jwkPublic = publicKey.export({ format: 'jwk' });
-  const jwkPrivate = privateKey.export({ format: 'jwk' });
-  const pub = Buffer.from(jwkPublic.x ?? '', 'base64url');
-  const sec = Buffer.from(jwkPrivate.d ?? '', 'base64url');
+  const { publicRaw, privateRaw } = freshRawKeyPair('x25519');
   try {
-    return { publicKey: z85Encode(pub), secretKey: z85Encode(sec) };
+    return { publicKey: z85Encode(publicRaw), secretKey: z85Encode(privateRaw) };
   } finally {
-    sec.fill(0);
+    privateRaw.fill(0);
   }
 }
 

@@ -2,14 +2,9 @@
  * The CAS certificate authority: a P-256 root that issues service certificates (after attestation)
  * and TLS server certificates (the CAS's own, `certificate` secrets).
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  X509Certificate,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { freshKeyPair } from '../crypto/index.ts';
 import { CasError } from './errors.ts';
 import { createIssuer, createSelfSignedCa, type Issuer, randomSerial } from './x509.ts';
 
@@ -58,7 +53,8 @@ export class CasCa {
 
   /** A new CA: fresh P-256 key, self-signed root `securecloud CAS root` valid for ten years. */
   static create(options: { subjectCn?: string; validDays?: number } = {}): CasCa {
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { privateKey, privateRaw } = freshKeyPair('p256');
+    privateRaw.fill(0);
     return new CasCa(
       createSelfSignedCa(options.subjectCn ?? 'securecloud CAS root', privateKey, options.validDays ?? 3650),
       privateKey,

@@ -2,7 +2,8 @@
  * The CAS's sealed state: CA, audit and TLS keys, the policy history, the secrets, the audit head
  * and counters. Only {@link CasState.toJson} exposes key material, for `StateStore.save`.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { type FreshKeyType, freshKeyPair } from '../crypto/index.ts';
 import { CasCa } from './ca.ts';
 import { CasError } from './errors.ts';
 import { parsePolicy } from './policy.ts';
@@ -68,8 +69,8 @@ export class CasState {
     return new CasState(
       CasCa.create(),
       {
-        audit: generateKeyPairSync('ed25519').privateKey,
-        tls: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+        audit: freshPrivateKey('ed25519'),
+        tls: freshPrivateKey('p256'),
       },
       [],
       new Map(),
@@ -182,4 +183,11 @@ function isPolicyEntry(value: unknown): value is PolicyEntry {
     Array.isArray(e.signers) &&
     e.signers.every((s) => typeof s === 'string')
   );
+}
+
+/** The private key object of a fresh pair (its raw copy wiped: the state serializes the key object). */
+function freshPrivateKey(type: FreshKeyType): KeyObject {
+  const { privateKey, privateRaw } = freshKeyPair(type);
+  privateRaw.fill(0);
+  return privateKey;
 }

@@ -3,15 +3,9 @@
  * fields, read field by field for templates, and serialized only into the sealed state.
  * `String(secret)`, `JSON.stringify(secret)` and `util.inspect(secret)` show a redacted summary.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  randomInt,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, randomInt } from 'node:crypto';
 import { inspect } from 'node:util';
+import { freshKeyPair } from '../crypto/index.ts';
 import type { CasCa } from './ca.ts';
 import { CasError } from './errors.ts';
 import type { SecretSpec, SecretType } from './policy-types.ts';
@@ -117,7 +111,8 @@ export function generateSecret(name: string, spec: SecretSpec, ca: CasCa): Secre
     case 'key-pair':
       return new Secret(name, spec, null, keyPairFields(newKeyPair(spec.algorithm)));
     case 'certificate': {
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const { privateKey, publicKey, privateRaw } = freshKeyPair('p256');
+      privateRaw.fill(0);
       const pem = ca.issueTlsCertificate(spec.dnsNames, publicKey, spec.validDays);
       const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
       return new Secret(name, spec, null, { pem, privatePem, chainPem: `${pem}${ca.rootPem}` });
@@ -146,9 +141,9 @@ function randomPassword(length: number): string {
 }
 
 function newKeyPair(algorithm: 'ed25519' | 'x25519' | 'p256'): KeyObject {
-  if (algorithm === 'p256') return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  if (algorithm === 'x25519') return generateKeyPairSync('x25519').privateKey;
-  return generateKeyPairSync('ed25519').privateKey;
+  const { privateKey, privateRaw } = freshKeyPair(algorithm);
+  privateRaw.fill(0);
+  return privateKey;
 }
 
 /** privatePem, publicPem and publicHex (raw 32 bytes for ed25519/x25519, uncompressed point for P-256). */

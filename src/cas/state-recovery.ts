@@ -14,12 +14,12 @@ import {
   createHmac,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { freshKeyPair } from '../crypto/index.ts';
 import { CasError } from './errors.ts';
 
 const INFO = 'securecloud-cas-recovery-v1';
@@ -76,8 +76,8 @@ export function generateRecoveryKeyPair(algorithm: 'x25519' | 'p256' = 'x25519')
   privatePem: string;
   publicPem: string;
 } {
-  const pair =
-    algorithm === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('x25519');
+  const pair = freshKeyPair(algorithm);
+  pair.privateRaw.fill(0);
   return {
     privatePem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string,
@@ -109,8 +109,8 @@ function wrapKey(shared: Buffer, ephemeral: Buffer, recipient: Buffer): Buffer {
 export function wrapStateKey(stateKey: Buffer, recipient: KeyObject): RecoveryWrap {
   if (recipient?.type !== 'public') throw new TypeError('recovery keys for wrapping are public keys');
   const algorithm = recoveryAlgorithm(recipient);
-  const eph =
-    algorithm === 'p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('x25519');
+  const eph = freshKeyPair(algorithm);
+  eph.privateRaw.fill(0);
   const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
   const ephemeralSpki = spki(eph.publicKey);
   const key = wrapKey(shared, ephemeralSpki, spki(recipient));

@@ -7,12 +7,12 @@ import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   sign,
   verify,
   X509Certificate,
 } from 'node:crypto';
+import { freshKeyPair } from '../crypto/index.ts';
 import { CasError } from './errors.ts';
 import { createSelfSignedUserCertificate } from './x509.ts';
 
@@ -35,7 +35,8 @@ export function generateUserKey(name: string): { pem: string; certificatePem: st
       'a user name is 1..64 of letters, digits and "_.@-", starting with a letter or digit',
     );
   }
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, privateRaw } = freshKeyPair('p256');
+  privateRaw.fill(0);
   const certificatePem = createSelfSignedUserCertificate(name, privateKey, 3650);
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   return { pem: `${keyPem}${certificatePem}`, certificatePem };

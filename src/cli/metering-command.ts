@@ -314,6 +314,10 @@ MDC its identity and the registry digest through the CAS:
       .option('--bind <endpoint>', 'bus endpoint (ZeroMQ CURVE)', 'tcp://127.0.0.1:7100')
       .option('--http <host:port>', 'HTTPS API (/healthz, /metrics, /v1/bus, /v1/readings)', '127.0.0.1:7180')
       .option(
+        '--page-encryption <on|off>',
+        'LMDB page encryption under the sealed blocks (default: as the existing store was created; off for a new one, see docs/metering.md "Storage")',
+      )
+      .option(
         '--insecure-plaintext-bench',
         'also accept reports in clear: ONLY to measure the envelope cost (bench/ingest.ts)',
       ),
@@ -324,10 +328,12 @@ MDC its identity and the registry digest through the CAS:
         registry: string;
         bind: string;
         http: string;
+        pageEncryption?: string;
         insecurePlaintextBench?: boolean;
       },
     ) => {
       const http = hostPort(f.http, '--http');
+      const pageEncryption = onOff(f.pageEncryption, '--page-encryption');
       const log = jsonLogger(run.io, 'mdc');
       const mdc = await runAttestedMdc({
         ...(await attestFlags(f)),
@@ -337,6 +343,7 @@ MDC its identity and the registry digest through the CAS:
         httpHost: http.host,
         httpPort: http.port,
         ...(f.insecurePlaintextBench ? { allowPlaintext: true } : {}),
+        ...(pageEncryption !== undefined && { pageEncryption }),
         log: (level, msg, fields) => (msg === 'batch handled' ? undefined : log(level, msg, fields)),
       }).catch((err) => {
         throw new CommandFailure(`the MDC could not start: ${(err as Error).message}`);
@@ -496,4 +503,12 @@ async function fetchReadings(
   }).catch((err) => {
     throw new CommandFailure(`cannot fetch readings from ${base}: ${(err as Error).message}`);
   });
+}
+
+/** An `on`/`off` flag value as a boolean (undefined when the flag is absent). */
+function onOff(value: string | undefined, flag: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new UsageError(`${flag} takes on or off, not ${JSON.stringify(value)}`);
 }

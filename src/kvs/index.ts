@@ -17,6 +17,7 @@ export {
   VALUE_OVERHEAD,
 } from './keyring.ts';
 export { createLmdbEngine, type LmdbEngineOptions } from './lmdb-engine.ts';
+export { lmdbPagesEncrypted } from './lmdb-key-file.ts';
 export { createMemoryEngine } from './memory-engine.ts';
 export { createPostgresEngine, type PostgresEngineOptions } from './postgres-engine.ts';
 export {

@@ -89,6 +89,16 @@ function assertMatches(dir: string, found: KeyFile, check: string | undefined): 
   }
 }
 
+/**
+ * Whether the LMDB store in `dir` was created with page encryption: `true` or `false` from its key
+ * file, `undefined` when there is no store there yet (no key file). Lets a service keep the
+ * setting an existing store was created with.
+ */
+export async function lmdbPagesEncrypted(dir: string): Promise<boolean | undefined> {
+  const found = await readKeyFile(join(dir, LMDB_KEY_FILE));
+  return found === undefined ? undefined : found.encryption === 'lmdb-chacha8';
+}
+
 async function readKeyFile(file: string): Promise<KeyFile | undefined> {
   let text: string;
   try {

@@ -115,6 +115,8 @@ export interface RunMdcOptions extends AttestOptions {
   readonly log?: MeteringLog;
   /** Accept clear reports too: ONLY for the envelope-cost benchmark. */
   readonly allowPlaintext?: boolean;
+  /** LMDB page encryption under the sealed blocks (see `MdcServiceOptions.pageEncryption`). */
+  readonly pageEncryption?: boolean;
 }
 
 /** A running attested MDC. */
@@ -163,6 +165,7 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
     const mdc = await startMdc({
       dataDir: o.dataDir,
       storageKey,
+      ...(o.pageEncryption !== undefined && { pageEncryption: o.pageEncryption }),
       transport: p.transport,
       identity,
       busIdentity: p.identity,

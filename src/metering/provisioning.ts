@@ -14,17 +14,18 @@
  * Meter ids are 8 decimal digits, consecutive from the first id. The MDC obtains the registry's
  * digest from the CAS (a user-provided secret) and refuses a registry file that does not match it.
  */
+
 import {
   createHash,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
   randomBytes,
 } from 'node:crypto';
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { freshRawKeyPair } from '../crypto/index.ts';
 import { ed25519PublicFromRaw, MeteringError } from './protocol/index.ts';
 import { ed25519FromSeedAndPublic } from './protocol/keys.ts';
 
@@ -84,15 +85,12 @@ export async function provisionMeters(o: {
   if (!Number.isInteger(firstId) || firstId < 1 || firstId + o.count - 1 > 99_999_999)
     throw new RangeError('meter ids are 8 digits: first id + count - 1 must be at most 99999999');
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
-  // Random keys come from generateKeyPairSync (fast); seeded ones (reproducible test fleets, never
+  // Random keys come from freshRawKeyPair (fast; see src/crypto); seeded ones (reproducible test fleets, never
   // real meters) are derived with HKDF and go through the slower DER import.
   const keyOf = (i: number): { seed: Buffer; pub: Buffer } => {
     if (o.seed === undefined) {
-      const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-      return {
-        seed: Buffer.from(jwk.d as string, 'base64url'),
-        pub: Buffer.from(jwk.x as string, 'base64url'),
-      };
+      const { privateRaw, publicRaw } = freshRawKeyPair('ed25519');
+      return { seed: privateRaw, pub: publicRaw };
     }
     const seed = Buffer.from(hkdfSync('sha256', o.seed, 'securecloud/meters', `meter/${firstId + i}`, 32));
     return { seed, pub: ed25519PublicRaw(seed) };

@@ -3,11 +3,10 @@
  * the CAS, bind SHA-256(SPKI DER ‖ nonce) ‖ 32 zero bytes into evidence from the TEE backend, send
  * it, and receive a CAS-issued certificate with the secrets and configuration the policy grants.
  */
-import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { promisify } from 'node:util';
 import { bindingReportData, CasError, createCasClient } from '../cas/index.ts';
+import { freshKeyPair } from '../crypto/index.ts';
 import { createTeeBackend, detectTeeBackend, measureService, type TeeBackendName } from '../tee/index.ts';
 import {
   type AttestedService,
@@ -68,7 +67,8 @@ export async function startService(options: StartServiceOptions): Promise<Attest
   const { signal } = options;
   signal?.throwIfAborted();
   const tee = await resolveBackend(options);
-  const keys = await generateP256();
+  const keys = freshKeyPair('p256');
+  keys.privateRaw.fill(0);
   const collateral = await readCollateral(options.collateralFiles ?? [], signal);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const cas = createCasClient({
@@ -180,12 +180,6 @@ async function defaultMeasurePath(): Promise<string> {
     throw new TypeError('measurePath is required: this process has no entry file (process.argv[1])');
   }
   return dirname(await realpath(entry));
-}
-
-const generateKeyPairAsync = promisify(generateKeyPair);
-
-async function generateP256(): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
-  return generateKeyPairAsync('ec', { namedCurve: 'prime256v1' });
 }
 
 async function readCollateral(

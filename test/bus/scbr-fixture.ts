@@ -1,15 +1,16 @@
 // Shared set-up of the SCBR tests: a CAS CA issuing the router's service certificate, CURVE
 // identities admitted on the SCBR channels, a group key, and a transport wrapper that records
 // every message the router receives.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { CurveBusIdentity, RouterSocket, StaticKeyDirectory, Transport } from '../../src/bus/index.ts';
 import type { RouterSigner } from '../../src/bus/scbr/index.ts';
 import { CasCa } from '../../src/cas/index.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createStaticKeyDirectory, entry, identity } from './bus-fixture.ts';
 
 /** A router signer with a certificate issued by `ca` for `service`. */
 export function routerSigner(ca: CasCa, service = 'scbr-router', instanceId = 'r1'): RouterSigner {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = freshKeyPair('p256');
   const certificatePem = ca.issueServiceCertificate(service, instanceId, publicKey);
   const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   return { name: service, instanceId, certificatePem, simulation: true, tlsOptions: () => ({ key }) };

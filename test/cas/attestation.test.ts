@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { appraise } from '../../src/cas/appraise.ts';
@@ -8,6 +8,7 @@ import type { CasService } from '../../src/cas/cas-service.ts';
 import { type AttestationRefusal, CasError } from '../../src/cas/errors.ts';
 import { parsePolicy } from '../../src/cas/policy.ts';
 import { SELF_PRIVATE_KEY_PLACEHOLDER } from '../../src/cas/template.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import {
   createDcapVerifier,
   createEvidenceVerifierSet,
@@ -123,7 +124,7 @@ describe('attestation decisions', () => {
   });
 
   it('refuses evidence bound to another key or nonce as binding-mismatch', async () => {
-    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey } = freshKeyPair('p256');
     await refusedWith(cas, mdc.request(cas, 'mdc', { key: publicKey }), 'binding-mismatch');
     const other = randomBytes(32).toString('hex');
     await refusedWith(cas, mdc.request(cas, 'mdc', { nonce: other }), 'binding-mismatch');
@@ -184,7 +185,7 @@ describe('attestation decisions', () => {
       (await import('../../src/cas/ca.ts')).CasCa.create().issueServiceCertificate(
         'mdc',
         g.instanceId,
-        generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+        freshKeyPair('p256').publicKey,
       ),
     );
     assert.throws(
@@ -329,7 +330,7 @@ describe('appraisal of real SGX evidence (dcap-qvl vector)', () => {
       (p.services as Record<string, unknown>).mdc = { accept: [{ measurement: mrenclave }] };
       await apply(cas, p);
       const { nonce } = cas.createNonce('mdc');
-      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const { publicKey } = freshKeyPair('p256');
       const input: AttestInput = {
         service: 'mdc',
         nonce,

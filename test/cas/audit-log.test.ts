@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, verify } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { canonicalJson } from '../../src/cas/audit-chain.ts';
 import { type AuditEntry, AuditLog, verifyAuditLog } from '../../src/cas/audit-log.ts';
 import { isCasError } from '../../src/cas/errors.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 
-const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+const { privateKey, publicKey } = freshKeyPair('ed25519');
 const key = { sign: privateKey, verify: publicKey };
 
 let root: string;
@@ -122,7 +123,7 @@ describe('AuditLog: appending', () => {
     ];
     for (const e of bad) assert.throws(() => log.append(e as never), TypeError);
     await log.close();
-    const other = generateKeyPairSync('ed25519');
+    const other = freshKeyPair('ed25519');
     await assert.rejects(
       AuditLog.open(freshPath(), { sign: privateKey, verify: other.publicKey }, null),
       TypeError,
@@ -212,7 +213,7 @@ describe('AuditLog: tampering is detected with the entry and the reason', () => 
   });
 
   it('detects entries signed by another key, and lines that are not entries', async () => {
-    const other = generateKeyPairSync('ed25519');
+    const other = freshKeyPair('ed25519');
     const { path } = await writeLog(2, { sign: other.privateKey, verify: other.publicKey });
     const result = await verifyAuditLog(path, publicKey);
     assert.equal(!result.ok && result.seq, 1);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject, X509Certificate } from 'node:crypto';
+import { type KeyObject, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -8,12 +8,13 @@ import { inspect } from 'node:util';
 import { CasCa, serviceIdentityOf, serviceUri } from '../../src/cas/ca.ts';
 import { isCasError } from '../../src/cas/errors.ts';
 import { createSelfSignedUserCertificate, issueCertificate, randomSerial } from '../../src/cas/x509.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 
 const EKU_SERVER = '1.3.6.1.5.5.7.3.1';
 const EKU_CLIENT = '1.3.6.1.5.5.7.3.2';
 
 function p256() {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return freshKeyPair('p256');
 }
 
 function pem(key: KeyObject): string {

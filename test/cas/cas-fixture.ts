@@ -1,6 +1,6 @@
 // Shared set-up of the CAS tests: a CAS on the sim backend in a temp dir, users, policies, and
 // sim services that attest with real sim evidence.
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import type { CasLogger } from '../../src/cas/cas-log.ts';
 import { CasService, type CasServiceOptions } from '../../src/cas/cas-service.ts';
 import { bindingReportData } from '../../src/cas/protocol.ts';
 import { generateUserKey, loadUserKey, signPolicy } from '../../src/cas/user-keys.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createSimBackend, type SimBackendOptions } from '../../src/tee/index.ts';
 
 export const CAS_MEASUREMENT = 'ca'.repeat(32);
@@ -136,7 +137,7 @@ export async function simService(
   return {
     async request(cas, service, tweak = {}) {
       const { nonce } = cas.createNonce(service);
-      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const { publicKey } = freshKeyPair('p256');
       const bound = tweak.key ?? publicKey;
       const reportData = bindingReportData(
         bound.export({ type: 'spki', format: 'der' }),

@@ -5,6 +5,7 @@ import { CasCa } from '../../src/cas/ca.ts';
 import { isCasError } from '../../src/cas/errors.ts';
 import { findUserByPublicKey, parsePolicy, permissionsOf, policyHash } from '../../src/cas/policy.ts';
 import { createSelfSignedUserCertificate } from '../../src/cas/x509.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { examplePolicy, MEASUREMENT, makeUser, SIGNER, yamlBlock } from './policy-fixture.ts';
 
 const operator = makeUser('operator');
@@ -172,7 +173,7 @@ describe('parsePolicy: errors point at the path, line and column', () => {
   });
 
   it('accepts Ed25519 user certificates', () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = freshKeyPair('ed25519');
     const pem = createSelfSignedUserCertificate('auditor', privateKey, 30);
     const p = parsePolicy(example.replace(yamlBlock(auditor.certificatePem, 6), yamlBlock(pem, 6)));
     assert.equal(p.users.auditor!.certificate, `${pem.trimEnd()}\n`);

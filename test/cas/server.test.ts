@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import { type CasClient, createCasClient } from '../../src/cas/client.ts';
 import { CasError, type CasErrorCode } from '../../src/cas/errors.ts';
 import { bindingReportData } from '../../src/cas/protocol.ts';
 import { type CasServer, startCasServer } from '../../src/cas/server.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createHttpClient } from '../../src/platform/http-client.ts';
 import { createSimVerifier } from '../../src/tee/index.ts';
 import {
@@ -112,7 +113,7 @@ describe('CAS server over HTTPS', () => {
   it('attests a service, renews and releases its lease over mTLS with the issued certificate', async () => {
     const mdc = await simService(cas.dataDir, { measurement: MDC });
     const { nonce } = await anonymous.attestNonce('mdc');
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey, privateKey } = freshKeyPair('p256');
     const spki = publicKey.export({ type: 'spki', format: 'der' });
     const backend = await (await import('../../src/tee/index.ts')).createSimBackend({
       measurement: MDC,
@@ -250,7 +251,7 @@ describe('CAS client failures', () => {
 
   it('refuses a service certificate under the right root posing as the CAS', async () => {
     const ca = CasCa.create();
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const { publicKey, privateKey } = freshKeyPair('p256');
     const impostor = createServer(
       {
         key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
@@ -288,7 +289,7 @@ describe('CAS client failures', () => {
 });
 
 async function keyPem(): Promise<string> {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+  return freshKeyPair('p256').publicKey.export({
     type: 'spki',
     format: 'pem',
   }) as string;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { isCasError } from '../../src/cas/errors.ts';
 import { generateSecret } from '../../src/cas/secrets.ts';
 import { generateRecoveryKeyPair } from '../../src/cas/state-recovery.ts';
 import { StateStore } from '../../src/cas/state-store.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createSimBackend, type Sealer } from '../../src/tee/index.ts';
 
 const SECRET = 'TOP-SECRET-4b1d-never-print-me';
@@ -241,7 +242,7 @@ describe('StateStore: recovery after the sealer changes', () => {
   });
 
   it('refuses recovery keys of other types', async () => {
-    const ed = generateKeyPairSync('ed25519').publicKey;
+    const ed = freshKeyPair('ed25519').publicKey;
     await assert.rejects(StateStore.open(freshDir(), sealer1, { recoveryPublicKeys: [ed] }), TypeError);
   });
 });

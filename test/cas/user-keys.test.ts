@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, verify, X509Certificate } from 'node:crypto';
+import { createHash, verify, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { isCasError } from '../../src/cas/errors.ts';
 import { findUserByPublicKey, parsePolicy } from '../../src/cas/policy.ts';
 import { generateUserKey, loadUserKey, signPolicy, verifyPolicySignature } from '../../src/cas/user-keys.ts';
 import { createSelfSignedUserCertificate } from '../../src/cas/x509.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { examplePolicy, makeUser } from './policy-fixture.ts';
 
 describe('generateUserKey and loadUserKey', () => {
@@ -53,7 +54,7 @@ describe('signPolicy and verifyPolicySignature', () => {
   });
 
   it('verifies an Ed25519 signature', () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = freshKeyPair('ed25519');
     const cert = createSelfSignedUserCertificate('ed', privateKey, 30);
     assert.ok(verifyPolicySignature(text, signPolicy(text, privateKey), cert));
   });
@@ -66,7 +67,7 @@ describe('signPolicy and verifyPolicySignature', () => {
   });
 
   it('signs over the documented domain-separated message', () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
+    const { privateKey } = freshKeyPair('ed25519');
     const message = Buffer.concat([
       Buffer.from('securecloud-policy-v1\0'),
       createHash('sha256').update(text).digest(),
@@ -81,7 +82,7 @@ describe('a user key in TLS client authentication', () => {
     const operator = makeUser('operator');
     const policy = parsePolicy(examplePolicy(operator, makeUser('auditor')));
     const ca = CasCa.create();
-    const serverKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const serverKey = freshKeyPair('p256');
     const srv = createServer(
       {
         key: serverKey.privateKey.export({ type: 'pkcs8', format: 'pem' }),

@@ -1,9 +1,10 @@
 // INMETRO batch signing: leaves, the signed batch format, its documented test vector and key helpers.
 // To print the vectors after a deliberate format change: PRINT_VECTORS=1 node --import tsx --test this file.
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createSigningKeyPair, encodeInstantaneousResponse, rawPublicKey } from '../../src/metering/index.ts';
 import {
   batchSigningPayload,
@@ -222,7 +223,7 @@ describe('INMETRO key helpers', () => {
     const keyError = (e: unknown) => isInmetroError(e, 'ERR_INMETRO_KEY');
     assert.throws(() => importInmetroPublicKey('not a key'), keyError);
     assert.throws(() => importInmetroPublicKey(new Uint8Array(31)), keyError);
-    const x25519 = generateKeyPairSync('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
+    const x25519 = freshKeyPair('x25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
     assert.throws(() => importInmetroPublicKey(x25519), /expected an Ed25519 public key/);
   });
 });

@@ -1,10 +1,11 @@
 // A real MDC ingestion core for the tests of MdcIngest: a provisioned fleet, the MDC identity, an
 // encrypted CascaDB (LMDB) reading store in a temporary directory, and meters running the real
 // handshake against it. No mocks: every envelope is sealed, opened and stored for real.
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { decodeResult, type IngestResult } from '../../src/metering/ingest-wire.ts';
 import { type AuditReport, auditReadings, type SignedBatch } from '../../src/metering/inmetro/index.ts';
 import { MdcIngest, type MdcIngestOptions } from '../../src/metering/mdc/ingest.ts';
@@ -123,7 +124,7 @@ export async function openIngestRig(o: Partial<Pick<MdcIngestOptions, 'limits'>>
   const dbDir = await mkdtemp(join(tmpdir(), 'sc-mdc-ingest-db-'));
   const { db, engine } = await openMdcDatabase(join(dbDir, 'mdc'), Buffer.alloc(32, 7));
   const store = await ReadingStore.open(db);
-  const inmetro = generateKeyPairSync('ed25519');
+  const inmetro = freshKeyPair('ed25519');
   let clock = T;
   const now = () => clock;
   const create = () =>

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { CasCa } from '../../src/cas/ca.ts';
 import { generateUserKey } from '../../src/cas/user-keys.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import {
   createHttpServer,
   HttpError,
@@ -18,7 +18,7 @@ import { createHttpClient, HttpClientError } from '../../src/platform/http-clien
 import { createMetricsRegistry } from '../../src/platform/metrics.ts';
 
 const ca = CasCa.create();
-const serverKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const serverKey = freshKeyPair('p256');
 const serverCert = ca.issueTlsCertificate(['localhost', '127.0.0.1'], serverKey.publicKey, 1);
 const tls = {
   key: serverKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,

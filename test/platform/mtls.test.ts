@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { type Agent, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CasCa } from '../../src/cas/index.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import {
   type AttestedService,
   connectMtls,
@@ -42,7 +42,7 @@ async function listen(server: Server): Promise<number> {
 
 /** A service certificate made by a CA of our own, with the same names the CAS would give. */
 function selfMade(service: string, trustedRoot: string): MtlsIdentity {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = freshKeyPair('p256');
   const cert = CasCa.create().issueServiceCertificate(service, 'forged', publicKey);
   const key = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   return { name: service, tlsOptions: () => ({ key, cert, ca: trustedRoot, minVersion: 'TLSv1.3' }) };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createSelfSignedCa, issueCertificate } from '../../src/cas/x509.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import { createMemoryEngine } from '../../src/kvs/index.ts';
 import { createHttpClient, createMetricsRegistry, type HttpServer } from '../../src/platform/index.ts';
 import { type Database, openDatabase } from '../../src/sql/index.ts';
@@ -134,10 +135,10 @@ FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.reln
 });
 
 describe('integration: HTTPS JSON API with CAS client certificates', () => {
-  const caKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const caKey = freshKeyPair('p256');
   const caPem = createSelfSignedCa('test root', caKey.privateKey, 2);
   const issue = (cn: string, usage: 'server-client' | 'client') => {
-    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const k = freshKeyPair('p256');
     const pem = issueCertificate({
       issuerPem: caPem,
       issuerKey: caKey.privateKey,

@@ -1,9 +1,10 @@
 // Authentication and TLS of the pg wire server: SCRAM-SHA-256 with good and bad passwords,
 // TLS with a CAS-issued server certificate, and CAS-issued client certificates.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CasCa } from '../../src/cas/index.ts';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 import {
   errorFieldsOf,
   type PgFixture,
@@ -12,7 +13,7 @@ import {
   startupPacket,
 } from './server-pg-fixture.ts';
 
-function pem(key: ReturnType<typeof generateKeyPairSync>['privateKey']): string {
+function pem(key: KeyObject): string {
   return key.export({ type: 'pkcs8', format: 'pem' }) as string;
 }
 
@@ -59,9 +60,9 @@ describe('pg server: SCRAM-SHA-256', () => {
 
 describe('pg server: TLS and CAS client certificates', () => {
   const ca = CasCa.create();
-  const serverKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const serverKey = freshKeyPair('p256');
   const serverCert = ca.issueTlsCertificate(['127.0.0.1', 'localhost'], serverKey.publicKey, 1);
-  const clientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const clientKey = freshKeyPair('p256');
   const clientCert = ca.issueServiceCertificate('grafana', 'i1', clientKey.publicKey, 1);
   const other = CasCa.create();
   const strangerCert = other.issueServiceCertificate('grafana', 'i2', clientKey.publicKey, 1);

@@ -1,6 +1,7 @@
 // Test-only helpers: a minimal DER writer to build X.509 certificates and CRLs signed with keys made
 // by node:crypto, so that chains, revocation and a whole private "Intel-like" PKI can be tested.
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { type KeyObject, sign } from 'node:crypto';
+import { freshKeyPair } from '../../src/crypto/index.ts';
 
 function length(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -57,7 +58,7 @@ export function name(cn: string, o = 'Intel Corporation'): Buffer {
 const ECDSA_SHA256 = seq(oid('1.2.840.10045.4.3.2'));
 
 export function newKey(): { publicKey: KeyObject; privateKey: KeyObject } {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return freshKeyPair('p256');
 }
 
 /** An Extension { extnID, critical?, extnValue }. */

@@ -10,18 +10,12 @@
  * Down frame: version 1 | kind (1) | seq (8) | ciphertext ‖ tag (16)
  * The associated data is everything before the ciphertext.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  diffieHellman,
-  generateKeyPairSync,
-  hkdfSync,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, diffieHellman, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { freshKeyPair } from '../../crypto/index.ts';
 import { ScbrError } from './errors.ts';
 import { concatBytes, Reader } from './header-codec.ts';
 import { ReplayWindow } from './replay-window.ts';
-import { type RouterKey, rawX25519, type VerifiedRouterKey, x25519PublicKey } from './router-key.ts';
+import { type RouterKey, type VerifiedRouterKey, x25519PublicKey } from './router-key.ts';
 
 /** The protocol version in every envelope. */
 export const ENVELOPE_VERSION = 1;
@@ -98,9 +92,10 @@ export class ClientSession {
   #seq = 0;
 
   constructor(router: VerifiedRouterKey) {
-    const { privateKey, publicKey } = generateKeyPairSync('x25519');
+    const { privateKey, publicRaw, privateRaw } = freshKeyPair('x25519');
+    privateRaw.fill(0);
     this.router = router;
-    this.publicKey = rawX25519(publicKey);
+    this.publicKey = new Uint8Array(publicRaw);
     const shared = diffieHellman({ privateKey, publicKey: x25519PublicKey(router.publicKey) });
     [this.#up, this.#down] = deriveKeys(shared, this.publicKey, router.publicKey);
   }

@@ -15,13 +15,13 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   type KeyObject,
   sign,
   verify,
   X509Certificate,
 } from 'node:crypto';
 import { serviceIdentityOf } from '../../cas/index.ts';
+import { freshKeyPair } from '../../crypto/index.ts';
 import { ScbrError } from './errors.ts';
 
 const CONTEXT = Buffer.from('securecloud-scbr-router-key-v1\0');
@@ -84,15 +84,17 @@ export class RouterKey {
   readonly keyId: Uint8Array;
   #privateKey: KeyObject | undefined;
 
-  private constructor(privateKey: KeyObject) {
+  private constructor(privateKey: KeyObject, publicKey: Uint8Array) {
     this.#privateKey = privateKey;
-    this.publicKey = rawX25519(createPublicKey(privateKey));
+    this.publicKey = publicKey;
     this.keyId = routerKeyId(this.publicKey);
   }
 
   /** A fresh key pair. */
   static generate(): RouterKey {
-    return new RouterKey(generateKeyPairSync('x25519').privateKey);
+    const { privateKey, publicRaw, privateRaw } = freshKeyPair('x25519');
+    privateRaw.fill(0);
+    return new RouterKey(privateKey, new Uint8Array(publicRaw));
   }
 
   /** X25519 with a client's ephemeral public key. Throws `ERR_SCBR_DECRYPT` for a degenerate key. */

@@ -8,7 +8,13 @@
 import { createHash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import type { BusIdentity, RouterSocket, Transport } from '../../bus/index.ts';
-import { createKeyring, createLmdbEngine, createSecureStore, type StorageEngine } from '../../kvs/index.ts';
+import {
+  createKeyring,
+  createLmdbEngine,
+  createSecureStore,
+  lmdbPagesEncrypted,
+  type StorageEngine,
+} from '../../kvs/index.ts';
 import {
   createHttpServer,
   HttpError,
@@ -37,6 +43,13 @@ export interface MdcServiceOptions extends Omit<MdcIngestOptions, 'store'> {
   readonly dataDir: string;
   /** 32-byte storage key from the CAS: LMDB page key and value key are derived from it. */
   readonly storageKey: Uint8Array;
+  /**
+   * LMDB page encryption under the sealed blocks: `true` on, `false` off, undefined (default) as
+   * the existing store was created, off for a new one. Off, the host sees each block's lower bound
+   * (meter id and interval of its first reading), which every aggregator already sees in the
+   * envelope headers; on, ingestion costs about twice as much (docs/metering.md, "Storage").
+   */
+  readonly pageEncryption?: boolean;
   readonly transport: Transport;
   readonly identity: KeyObject;
   readonly busIdentity: BusIdentity;
@@ -73,13 +86,19 @@ function deriveKeys(storageKey: Uint8Array): { page: Buffer; value: Buffer } {
   return { page: d('securecloud/mdc/lmdb-page'), value: d('securecloud/mdc/value') };
 }
 
-/** Opens the MDC database (LMDB with page encryption, secure store on top). */
+/**
+ * Opens the MDC database: the secure store (every block sealed) over LMDB, with LMDB page encryption
+ * as `pageEncryption` says (see {@link MdcServiceOptions.pageEncryption}).
+ */
 export async function openMdcDatabase(
   dataDir: string,
   storageKey: Uint8Array,
-): Promise<{ db: Database; engine: StorageEngine }> {
+  pageEncryption?: boolean,
+): Promise<{ db: Database; engine: StorageEngine; pageEncryption: boolean }> {
   const keys = deriveKeys(storageKey);
-  const lmdb = await createLmdbEngine({ path: join(dataDir, 'db'), encryptionKey: keys.page });
+  const path = join(dataDir, 'db');
+  const pages = pageEncryption ?? (await lmdbPagesEncrypted(path)) ?? false;
+  const lmdb = await createLmdbEngine({ path, ...(pages && { encryptionKey: keys.page }) });
   const engine = createSecureStore(lmdb, createKeyring({ keys: [{ id: 1, key: keys.value }] }), {
     namespace: 'mdc',
     closeEngine: true,
@@ -87,12 +106,12 @@ export async function openMdcDatabase(
   keys.page.fill(0);
   keys.value.fill(0);
   const db = await openDatabase({ engine });
-  return { db, engine };
+  return { db, engine, pageEncryption: pages };
 }
 
 /** Starts the MDC (see the module comment). */
 export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
-  const { db, engine } = await openMdcDatabase(o.dataDir, o.storageKey);
+  const { db, engine } = await openMdcDatabase(o.dataDir, o.storageKey, o.pageEncryption);
   const store = await ReadingStore.open(db);
   const ingest = new MdcIngest({ ...o, store });
   const restoredSessions = await ingest.restoreSessions();

@@ -1,10 +1,5 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { freshKeyPair, freshRawKeyPair } from '../../crypto/index.ts';
 
 /** An Ed25519 key pair (meter identity or MDC identity). */
 export interface SigningKeyPair {
@@ -21,7 +16,10 @@ const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
  * vectors). Keep seeds as secret as the keys.
  */
 export function createSigningKeyPair(seed?: Uint8Array): SigningKeyPair {
-  if (seed === undefined) return generateKeyPairSync('ed25519');
+  if (seed === undefined) {
+    const { privateKey, publicKey } = freshKeyPair('ed25519');
+    return { privateKey, publicKey };
+  }
   const privateKey = createPrivateKey({ key: pkcs8(ED25519_PKCS8, seed), format: 'der', type: 'pkcs8' });
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
@@ -67,7 +65,20 @@ export function ed25519FromSeedAndPublic(seed: Uint8Array, publicRaw: Uint8Array
 
 /** A fresh random X25519 private key (ephemeral handshake key). */
 export function randomX25519(): KeyObject {
-  return generateKeyPairSync('x25519').privateKey;
+  const { privateRaw, publicRaw } = freshRawKeyPair('x25519');
+  try {
+    return createPrivateKey({
+      key: {
+        kty: 'OKP',
+        crv: 'X25519',
+        d: privateRaw.toString('base64url'),
+        x: publicRaw.toString('base64url'),
+      },
+      format: 'jwk',
+    });
+  } finally {
+    privateRaw.fill(0);
+  }
 }
 
 function okpPublic(crv: 'X25519' | 'Ed25519', raw: Uint8Array): KeyObject {

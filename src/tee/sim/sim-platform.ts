@@ -1,14 +1,8 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  sign,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, randomBytes, sign } from 'node:crypto';
 import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { freshKeyPair } from '../../crypto/index.ts';
 import { errnoCode } from '../backend-io.ts';
 import { TeeError } from '../errors.ts';
 import { deriveSimSealKey } from '../seal.ts';
@@ -100,7 +94,8 @@ async function readState(file: string): Promise<string | null> {
 }
 
 async function publishNewState(file: string): Promise<void> {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const { privateKey, privateRaw } = freshKeyPair('ed25519');
+  privateRaw.fill(0);
   const secret = randomBytes(32);
   const der = privateKey.export({ format: 'der', type: 'pkcs8' });
   const text = `${JSON.stringify(
