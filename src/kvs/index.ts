@@ -46,3 +46,9 @@ export {
   type SecureStoreOptions,
 } from './secure-store.ts';
 export type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+export {
+  createWriteBuffer,
+  WriteBuffer,
+  type WriteBufferOptions,
+  type WriteBufferStats,
+} from './write-buffer.ts';

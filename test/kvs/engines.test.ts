@@ -14,6 +14,7 @@ import { createKeyring } from '../../src/kvs/keyring.ts';
 import { createLmdbEngine } from '../../src/kvs/lmdb-engine.ts';
 import { createMemoryEngine } from '../../src/kvs/memory-engine.ts';
 import { createSecureStore, type SecureStoreOptions } from '../../src/kvs/secure-store.ts';
+import { createWriteBuffer, type WriteBufferOptions } from '../../src/kvs/write-buffer.ts';
 import { type EngineUnderTest, runEngineContract } from './engine-contract.ts';
 import { postgresUnavailable, postgresUnderTest } from './postgres-test-db.ts';
 
@@ -37,6 +38,13 @@ async function secureUnderTest(
   };
 }
 
+async function bufferedUnderTest(
+  inner: EngineUnderTest,
+  options: WriteBufferOptions,
+): Promise<EngineUnderTest> {
+  return { engine: await createWriteBuffer(inner.engine, options), dispose: inner.dispose };
+}
+
 runEngineContract('memory', async () => ({ engine: createMemoryEngine(), dispose: async () => undefined }));
 runEngineContract('lmdb', () => lmdbUnderTest(false));
 runEngineContract('lmdb (encrypted pages)', () => lmdbUnderTest(true));
@@ -58,6 +66,21 @@ runEngineContract('secure store, values layout, over memory', () =>
 );
 runEngineContract('secure store, values layout, over encrypted lmdb', async () =>
   secureUnderTest(await lmdbUnderTest(true), { layout: 'values' }),
+);
+// The write buffer: never folding (reads merge buffer and store), folding after every few hundred
+// bytes (folds between and during the contract's writes), and on a tiny-block secure store.
+runEngineContract('write buffer (no fold) over secure store over memory', async () =>
+  bufferedUnderTest(await secureUnderTest({ engine: createMemoryEngine(), dispose: async () => undefined }), {
+    idleFoldMs: 0,
+  }),
+);
+runEngineContract(
+  'write buffer (folds at 300 bytes) over secure store, 64-byte blocks, over lmdb',
+  async () =>
+    bufferedUnderTest(await secureUnderTest(await lmdbUnderTest(false), { blockBytes: 64 }), {
+      idleFoldMs: 0,
+      maxBytes: 300,
+    }),
 );
 
 const unavailable = await postgresUnavailable();

@@ -33,7 +33,10 @@ export interface MdcChild {
     stored: number;
     duplicates: number;
     refusals: Record<string, number>;
+    writeBuffer: { bufferedKeys: number; folds: number; foldSeconds: number };
   }>;
+  /** GET /healthz: the write buffer's keys not yet folded among others (cheap: no table count). */
+  health(): Promise<{ bufferedKeys: number; readingsStored: number }>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -199,6 +202,7 @@ export async function startIngestRig(o: {
       process: child,
       stats: () =>
         getJson(`${ready.apiUrl}/v1/stats`, { ca: cas.rootPem, service: 'mdc', token: tokenValue }) as never,
+      health: () => getJson(`${ready.apiUrl}/healthz`, { ca: cas.rootPem, service: 'mdc' }) as never,
       stop: async (signal = 'SIGTERM') => {
         child.kill(signal);
         return exited;

@@ -1,0 +1,444 @@
+/**
+ * A write buffer in front of a storage engine (the secure store): each batch is made durable as
+ * ONE record of a log kept in the engine itself, under reserved keys, and held in memory; later
+ * the buffered changes are folded into the engine in key order, in one atomic batch that also
+ * deletes the log records they came from. Reads see buffer and engine merged.
+ *
+ * Why: writes scattered over the key space (one new reading per meter, each meter's rows
+ * elsewhere) cost the `blocks` layout a read-modify-write of a whole sealed block per key. Logged,
+ * a batch costs one sealed record; folded, each block is rewritten once for all the changes it
+ * receives, in order. The cost moves out of the burst (a metering round) into the pause after it,
+ * and shrinks (docs/kvs... see src/kvs/README.md, "Write buffer").
+ *
+ * Guarantees: a batch is durable when `batch()` resolves (its log record is committed by the
+ * engine); the fold is atomic (changes and log deletion in one engine batch); after a crash the
+ * log is replayed in order when the buffer opens. One process must own the engine (as for the
+ * `blocks` layout). Keys starting with four 0xFF bytes are reserved for the log.
+ */
+import {
+  assertBatch,
+  assertKey,
+  assertValue,
+  checkOpen,
+  closedError,
+  throwIfAborted,
+} from './engine-guards.ts';
+import { KvsError } from './errors.ts';
+import { type ResolvedScan, resolveScan } from './range.ts';
+import { chunked } from './scan-chunks.ts';
+import { type KeyText, keyBytes, keyText } from './sealed-block.ts';
+import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+
+/** The first key of the reserved range (four 0xFF bytes); user keys must sort below it. */
+export const RESERVED_PREFIX = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+const LOG_PREFIX = Buffer.concat([RESERVED_PREFIX, Buffer.from('wbuf-log/', 'latin1')]);
+const RESERVED_TEXT = keyText(RESERVED_PREFIX);
+/** Keys per engine batch of a fold. */
+const FOLD_CHUNK = 4096;
+
+/** Options of {@link createWriteBuffer}. */
+export interface WriteBufferOptions {
+  /** Fold once the buffered keys and values take more than this many bytes (default 128 MiB). */
+  readonly maxBytes?: number;
+  /** Fold after this many milliseconds without a write (default 1000; 0: only at `maxBytes` and on close). */
+  readonly idleFoldMs?: number;
+  /** Whether `close()` also closes the wrapped engine (default true). */
+  readonly closeEngine?: boolean;
+  /** Told about a failed background fold (the changes stay buffered and logged; the next fold retries). */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** What {@link WriteBuffer.stats} reports. */
+export interface WriteBufferStats {
+  /** Keys changed and not yet folded. */
+  readonly bufferedKeys: number;
+  /** Their bytes (keys and values). */
+  readonly bufferedBytes: number;
+  /** Log records not yet folded. */
+  readonly logRecords: number;
+  /** Folds done since open, and the seconds they took. */
+  readonly folds: number;
+  readonly foldSeconds: number;
+}
+
+type Change = Buffer | null;
+
+/** A {@link StorageEngine} with a write buffer in front of another; see the file comment. */
+export class WriteBuffer implements StorageEngine {
+  readonly name: string;
+  readonly #engine: StorageEngine;
+  readonly #maxBytes: number;
+  readonly #idleFoldMs: number;
+  readonly #closeEngine: boolean;
+  readonly #onError: ((err: unknown) => void) | undefined;
+  /** Buffered changes: a value, or null for a deletion. */
+  #changes = new Map<KeyText, Change>();
+  /** The buffered keys sorted, made when a scan needs them after a write. */
+  #sorted: KeyText[] | undefined;
+  #bytes = 0;
+  #firstSeq: bigint;
+  #nextSeq: bigint;
+  #lock: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #folds = 0;
+  #foldSeconds = 0;
+  #closed = false;
+
+  private constructor(engine: StorageEngine, o: WriteBufferOptions, firstSeq: bigint) {
+    this.#engine = engine;
+    this.#maxBytes = o.maxBytes ?? 128 * 1024 * 1024;
+    this.#idleFoldMs = o.idleFoldMs ?? 1000;
+    this.#closeEngine = o.closeEngine ?? true;
+    this.#onError = o.onError;
+    this.#firstSeq = firstSeq;
+    this.#nextSeq = firstSeq;
+    this.name = `buffered(${engine.name})`;
+  }
+
+  /** Opens a buffer over `engine`, replaying the log a crash left (see {@link createWriteBuffer}). */
+  static async open(engine: StorageEngine, o: WriteBufferOptions = {}): Promise<WriteBuffer> {
+    const maxBytes = o.maxBytes ?? 128 * 1024 * 1024;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new TypeError(`maxBytes must be a non-negative integer, got ${String(o.maxBytes)}`);
+    const idle = o.idleFoldMs ?? 1000;
+    if (!Number.isSafeInteger(idle) || idle < 0)
+      throw new TypeError(`idleFoldMs must be a non-negative integer, got ${String(o.idleFoldMs)}`);
+    let first: bigint | undefined;
+    let last = -1n;
+    const records: Buffer[] = [];
+    for await (const { key, value } of engine.scan({ prefix: LOG_PREFIX })) {
+      const seq = logSeq(key);
+      if (seq !== last + 1n && first !== undefined) {
+        throw new KvsError(
+          'ERR_KVS_INTEGRITY',
+          `the write buffer's log skips from record ${last} to ${seq} (records were deleted)`,
+        );
+      }
+      first ??= seq;
+      last = seq;
+      records.push(Buffer.from(value));
+    }
+    const buffer = new WriteBuffer(engine, o, first ?? 0n);
+    for (const record of records) buffer.#applyRecord(decodeRecord(record));
+    buffer.#nextSeq = last + 1n > buffer.#firstSeq ? last + 1n : buffer.#firstSeq;
+    if (records.length > 0) buffer.#schedule();
+    return buffer;
+  }
+
+  get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
+    try {
+      assertUserKey(key);
+      checkOpen(this.#closed, this.name, options);
+      const change = this.#changes.get(keyText(key));
+      if (change !== undefined) return Promise.resolve(change === null ? undefined : Buffer.from(change));
+      return this.#engine.get(key, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
+    await this.batch([{ type: 'put', key, value }], options);
+  }
+
+  async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
+    assertUserKey(key);
+    return this.#locked(async () => {
+      const existed = (await this.get(key, options)) !== undefined;
+      await this.#write([{ type: 'delete', key }], options);
+      return existed;
+    });
+  }
+
+  async batch(ops: readonly BatchOp[], options?: OpOptions): Promise<void> {
+    assertBatch(ops);
+    for (const op of ops) {
+      assertUserKey(op.key);
+      if (op.type === 'put') assertValue(op.value);
+    }
+    checkOpen(this.#closed, this.name, options);
+    if (ops.length === 0) return;
+    await this.#locked(() => this.#write(ops, options));
+  }
+
+  scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue> {
+    return this.#merged(resolveScan(range), options);
+  }
+
+  scanChunks(range: ScanRange, options?: OpOptions): AsyncIterable<readonly KeyValue[]> {
+    return chunked(this.#merged(resolveScan(range), options), 256);
+  }
+
+  /** Folds the buffered changes into the engine now (resolves when they are written). */
+  fold(): Promise<void> {
+    return this.#locked(() => this.#fold());
+  }
+
+  /** Buffer and fold figures (for metrics and for waiting until a round is folded). */
+  stats(): WriteBufferStats {
+    return {
+      bufferedKeys: this.#changes.size,
+      bufferedBytes: this.#bytes,
+      logRecords: Number(this.#nextSeq - this.#firstSeq),
+      folds: this.#folds,
+      foldSeconds: this.#foldSeconds,
+    };
+  }
+
+  /** Folds what is buffered, then closes (the engine too unless `closeEngine: false`). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    await this.#locked(() => this.#fold()).catch((err) => this.#onError?.(err));
+    this.#closed = true;
+    if (this.#closeEngine) await this.#engine.close();
+  }
+
+  #locked<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(f, f);
+    this.#lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Logs `ops` as one record, then buffers them (under the lock). */
+  async #write(ops: readonly BatchOp[], options: OpOptions | undefined): Promise<void> {
+    if (this.#closed) throw closedError(this.name);
+    throwIfAborted(options?.signal);
+    const record = encodeRecord(ops);
+    const seq = this.#nextSeq;
+    await this.#engine.put(logKey(seq), record, options);
+    this.#nextSeq = seq + 1n;
+    this.#applyRecord(decodeRecord(record));
+    if (this.#bytes > this.#maxBytes) await this.#fold();
+    else this.#schedule();
+  }
+
+  #applyRecord(ops: readonly DecodedOp[]): void {
+    for (const [k, value] of ops) {
+      const before = this.#changes.get(k);
+      if (before === undefined) {
+        this.#bytes += k.length;
+        this.#sorted = undefined;
+      } else if (before !== null) this.#bytes -= before.length;
+      this.#changes.set(k, value);
+      if (value !== null) this.#bytes += value.length;
+    }
+  }
+
+  #schedule(): void {
+    if (this.#idleFoldMs === 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      this.fold().catch((err) => this.#onError?.(err));
+    }, this.#idleFoldMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * Writes the buffered changes in key order, then deletes their log records (under the lock). The
+   * changes go in engine batches of {@link FOLD_CHUNK} keys with a turn of the event loop between
+   * them, so that a long fold does not stall the process's I/O (health checks, the bus); the log
+   * records go with the last batch. A crash midway leaves the log, and its replay writes the same
+   * final values again.
+   */
+  async #fold(): Promise<void> {
+    if (this.#closed) throw closedError(this.name);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#nextSeq === this.#firstSeq) return;
+    const started = performance.now();
+    const keys = this.#sortedKeys();
+    for (let from = 0; from < keys.length || from === 0; from += FOLD_CHUNK) {
+      const to = Math.min(keys.length, from + FOLD_CHUNK);
+      const ops: BatchOp[] = [];
+      for (let i = from; i < to; i++) {
+        const k = keys[i]!;
+        const value = this.#changes.get(k)!;
+        ops.push(
+          value === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value },
+        );
+      }
+      if (to >= keys.length) {
+        for (let seq = this.#firstSeq; seq < this.#nextSeq; seq++)
+          ops.push({ type: 'delete', key: logKey(seq) });
+        await this.#engine.batch(ops);
+        break;
+      }
+      await this.#engine.batch(ops);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.#closed) throw closedError(this.name);
+    }
+    this.#changes = new Map();
+    this.#sorted = undefined;
+    this.#bytes = 0;
+    this.#firstSeq = this.#nextSeq;
+    this.#folds += 1;
+    this.#foldSeconds += (performance.now() - started) / 1000;
+  }
+
+  #sortedKeys(): KeyText[] {
+    this.#sorted ??= [...this.#changes.keys()].sort();
+    return this.#sorted;
+  }
+
+  /**
+   * The engine's entries of `range` merged with the buffered changes (which win, deletions
+   * hiding entries). The buffered side is read from a snapshot taken when the scan starts.
+   */
+  async *#merged(scan: ResolvedScan, options: OpOptions | undefined): AsyncGenerator<KeyValue> {
+    checkOpen(this.#closed, this.name, options);
+    if (scan.empty) return;
+    const start = scan.start === undefined ? undefined : keyText(scan.start);
+    let end = scan.end === undefined ? RESERVED_TEXT : keyText(scan.end);
+    if (end > RESERVED_TEXT) end = RESERVED_TEXT;
+    if (start !== undefined && start >= end) return;
+    // The buffered keys of the range, with their changes as they are now.
+    const sorted = this.#sortedKeys();
+    let from = start === undefined ? 0 : lowerBound(sorted, start);
+    let to = lowerBound(sorted, end);
+    const mine: [KeyText, Change][] = [];
+    for (; from < to; from++) mine.push([sorted[from]!, this.#changes.get(sorted[from]!)!]);
+    if (scan.reverse) mine.reverse();
+    to = 0;
+    let remaining = scan.limit;
+    const engineRange: ScanRange = {
+      ...(scan.start && { start: scan.start }),
+      end: keyBytes(end),
+      reverse: scan.reverse,
+    };
+    const before = (a: KeyText, b: KeyText) => (scan.reverse ? a > b : a < b);
+    let m = 0;
+    const check = () => {
+      if (this.#closed) throw closedError(this.name);
+      throwIfAborted(options?.signal);
+    };
+    const emitMine = function* (upTo: KeyText | undefined): Generator<KeyValue> {
+      while (m < mine.length && remaining > 0 && (upTo === undefined || before(mine[m]![0], upTo))) {
+        const [k, value] = mine[m++]!;
+        if (value === null) continue;
+        check();
+        remaining--;
+        yield { key: keyBytes(k), value: Buffer.from(value) };
+      }
+    };
+    for await (const entry of this.#engine.scan(engineRange, options)) {
+      if (remaining <= 0) return;
+      check();
+      const k = keyText(entry.key);
+      yield* emitMine(k);
+      if (remaining <= 0) return;
+      if (m < mine.length && mine[m]![0] === k) {
+        // Buffered change to an engine key: the change wins (a deletion hides it).
+        const value = mine[m++]![1];
+        if (value === null) continue;
+        remaining--;
+        yield { key: entry.key, value: Buffer.from(value) };
+        continue;
+      }
+      remaining--;
+      yield entry;
+    }
+    yield* emitMine(undefined);
+  }
+}
+
+/**
+ * Opens a write buffer over `engine` (normally the secure store), replaying a log a crash left.
+ *
+ * @example
+ * const store = await createWriteBuffer(createSecureStore(lmdb, keyring, { namespace: 'mdc' }));
+ */
+export function createWriteBuffer(engine: StorageEngine, options?: WriteBufferOptions): Promise<WriteBuffer> {
+  if (engine === null || typeof engine !== 'object' || typeof engine.batch !== 'function')
+    return Promise.reject(new TypeError('createWriteBuffer needs a StorageEngine'));
+  return WriteBuffer.open(engine, options);
+}
+
+function assertUserKey(key: unknown): asserts key is Uint8Array {
+  assertKey(key);
+  if (key.length >= 4 && key[0] === 0xff && key[1] === 0xff && key[2] === 0xff && key[3] === 0xff) {
+    throw new KvsError(
+      'ERR_KVS_LIMIT',
+      'keys starting with four 0xFF bytes are reserved for the write buffer log',
+    );
+  }
+}
+
+function logKey(seq: bigint): Buffer {
+  const key = Buffer.alloc(LOG_PREFIX.length + 8);
+  LOG_PREFIX.copy(key, 0);
+  key.writeBigUInt64BE(seq, LOG_PREFIX.length);
+  return key;
+}
+
+function logSeq(key: Uint8Array): bigint {
+  if (key.length !== LOG_PREFIX.length + 8)
+    throw new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log key has the wrong length');
+  return Buffer.from(key.buffer, key.byteOffset, key.length).readBigUInt64BE(LOG_PREFIX.length);
+}
+
+type DecodedOp = readonly [KeyText, Change];
+
+// A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
+// and for a put u32 value length and value. Sealed and bound to its key by the engine below.
+function encodeRecord(ops: readonly BatchOp[]): Buffer {
+  let size = 4;
+  for (const op of ops) size += 3 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(ops.length, 0);
+  let at = 4;
+  for (const op of ops) {
+    out[at] = op.type === 'put' ? 1 : 2;
+    out.writeUInt16BE(op.key.length, at + 1);
+    out.set(op.key, at + 3);
+    at += 3 + op.key.length;
+    if (op.type === 'put') {
+      out.writeUInt32BE(op.value.length, at);
+      out.set(op.value, at + 4);
+      at += 4 + op.value.length;
+    }
+  }
+  return out;
+}
+
+function decodeRecord(record: Buffer): DecodedOp[] {
+  const bad = () => new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log record is malformed');
+  if (record.length < 4) throw bad();
+  const count = record.readUInt32BE(0);
+  const ops: DecodedOp[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 3 > record.length) throw bad();
+    const type = record[at]!;
+    const keyLength = record.readUInt16BE(at + 1);
+    at += 3;
+    if (at + keyLength > record.length || (type !== 1 && type !== 2)) throw bad();
+    const k = record.toString('latin1', at, at + keyLength);
+    at += keyLength;
+    if (type === 2) {
+      ops.push([k, null]);
+      continue;
+    }
+    if (at + 4 > record.length) throw bad();
+    const n = record.readUInt32BE(at);
+    at += 4;
+    if (at + n > record.length) throw bad();
+    ops.push([k, record.subarray(at, at + n)]);
+    at += n;
+  }
+  if (at !== record.length) throw bad();
+  return ops;
+}
+
+function lowerBound(sorted: readonly KeyText[], key: KeyText): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

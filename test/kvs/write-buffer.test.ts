@@ -1,0 +1,102 @@
+/**
+ * The write buffer beyond the engine contract (engines.test.ts runs that on it): replay of the
+ * log after a crash, folding by size, by idle time and on close, reserved keys.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createKeyring } from '../../src/kvs/keyring.ts';
+import { createLmdbEngine } from '../../src/kvs/lmdb-engine.ts';
+import { createSecureStore } from '../../src/kvs/secure-store.ts';
+import type { StorageEngine } from '../../src/kvs/types.ts';
+import { createWriteBuffer, type WriteBufferOptions } from '../../src/kvs/write-buffer.ts';
+
+const key = randomBytes(32);
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function openStack(path: string, o: WriteBufferOptions = {}) {
+  const lmdb = await createLmdbEngine({ path });
+  const secure = createSecureStore(lmdb, createKeyring({ keys: [{ id: 1, key }] }), { namespace: 't' });
+  const buffer = await createWriteBuffer(secure, { idleFoldMs: 0, ...o });
+  return { lmdb, secure, buffer };
+}
+
+const k = (meter: number, ts: number) => Buffer.from(`r|${String(meter).padStart(4, '0')}|${ts}`);
+const v = (n: number) => Buffer.alloc(64, n % 251);
+
+async function all(engine: StorageEngine, range = {}): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of engine.scan(range)) out.push(`${Buffer.from(e.key).toString()}=${e.value[0]}`);
+  return out;
+}
+
+describe('write buffer', () => {
+  it('replays its log after a crash: every acknowledged batch is there, in order', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const first = await openStack(path);
+    for (let round = 0; round < 3; round++) {
+      const ops = [];
+      for (let m = 0; m < 50; m++) ops.push({ type: 'put' as const, key: k(m, round), value: v(m + round) });
+      await first.buffer.batch(ops);
+    }
+    await first.buffer.delete(k(7, 1));
+    await first.buffer.put(k(8, 1), v(200));
+    assert.equal(first.buffer.stats().logRecords, 5);
+    // A crash: the engine goes away without the buffer folding.
+    await first.lmdb.close();
+    const second = await openStack(path);
+    assert.equal(second.buffer.stats().bufferedKeys, 150);
+    assert.equal(await second.buffer.get(k(7, 1)), undefined);
+    assert.deepEqual(await second.buffer.get(k(8, 1)), v(200));
+    const before = await all(second.buffer);
+    assert.equal(before.length, 149);
+    // Nothing is in the store itself yet (outside the reserved log range).
+    assert.deepEqual(await all(second.secure, { end: Buffer.from([0xff, 0xff, 0xff, 0xff]) }), []);
+    await second.buffer.fold();
+    assert.equal(second.buffer.stats().logRecords, 0);
+    assert.deepEqual(await all(second.secure), before, 'folded into the store, log records gone');
+    await second.buffer.close();
+  });
+
+  it('folds when the buffer passes maxBytes, after idle time, and on close', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const s = await openStack(path, { maxBytes: 2000, idleFoldMs: 50 });
+    await s.buffer.batch([{ type: 'put', key: k(1, 1), value: v(1) }]);
+    assert.equal(s.buffer.stats().folds, 0);
+    const big = [];
+    for (let m = 0; m < 40; m++) big.push({ type: 'put' as const, key: k(m, 2), value: v(m) });
+    await s.buffer.batch(big);
+    assert.equal(s.buffer.stats().folds, 1, 'over maxBytes: folded before batch() resolved');
+    assert.equal(s.buffer.stats().bufferedKeys, 0);
+    await s.buffer.put(k(2, 3), v(3));
+    await sleep(300);
+    assert.equal(s.buffer.stats().folds, 2, 'folded after 50 ms without writes');
+    await s.buffer.put(k(3, 3), v(4));
+    await s.buffer.close();
+    const again = await openStack(path);
+    assert.equal(again.buffer.stats().logRecords, 0, 'close folded the rest');
+    assert.deepEqual(await again.secure.get(k(3, 3)), v(4));
+    await again.buffer.close();
+  });
+
+  it('refuses keys in the reserved range with ERR_KVS_LIMIT', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const s = await openStack(path);
+    const reserved = Buffer.from([0xff, 0xff, 0xff, 0xff, 1]);
+    await assert.rejects(s.buffer.put(reserved, v(1)), { code: 'ERR_KVS_LIMIT' });
+    await assert.rejects(s.buffer.get(reserved), { code: 'ERR_KVS_LIMIT' });
+    await s.buffer.put(Buffer.from([0xff, 0xff, 0xff, 0xfe]), v(1));
+    assert.equal((await all(s.buffer)).length, 1);
+    await s.buffer.close();
+  });
+});
