@@ -87,6 +87,8 @@ export class BlockStore implements StorageEngine {
       const scoped = options?.scope?.stateFor(this, newScopeState);
       const block = scoped?.block;
       if (block !== undefined && blockCovers(block, k)) return Promise.resolve(copyValue(block, k));
+      // A key the directory knows no block holds (an append, a new key): no read at all.
+      if (this.#directory.absent(k)) return Promise.resolve(undefined);
       return this.#getRead(key, k, scoped, options);
     } catch (err) {
       return Promise.reject(err);
@@ -224,7 +226,7 @@ export class BlockStore implements StorageEngine {
     const body = this.#keyring.open(sealed, this.#aad, lowerBytes ?? keyBytes(lower));
     const block = decodeBlock(lower, body);
     this.#cache.set(lower, asBuffer(sealed), block);
-    this.#directory.learn(lower, block.upper);
+    this.#directory.learn(lower, block.upper, block.keys);
     return block;
   }
 
@@ -272,7 +274,7 @@ export class BlockStore implements StorageEngine {
   async #floor(end: Uint8Array, options: OpOptions | undefined): Promise<Block | undefined> {
     for await (const kv of this.#engine.scan({ end, reverse: true, limit: 1 }, options)) {
       const block = this.#open(keyText(kv.key), kv.value, kv.key);
-      this.#directory.learn(block.lower, block.upper);
+      this.#directory.learn(block.lower, block.upper, block.keys);
       return block;
     }
     return undefined;
@@ -475,7 +477,7 @@ export class BlockStore implements StorageEngine {
     }
     for (const [lower, sealed, block] of puts) {
       this.#cache.set(lower, sealed, block);
-      this.#directory.learn(lower, block.upper);
+      this.#directory.learn(lower, block.upper, block.keys);
     }
   }
 }
