@@ -26,6 +26,8 @@ export interface ServiceSpec {
   readonly kind: ServiceKind;
   /** Arguments of `securecloud`. */
   readonly args: readonly string[];
+  /** Arguments of node itself, before the script (V8 tuning). */
+  readonly nodeArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
   readonly ports: readonly number[];
   readonly healthUrl: string | null;
@@ -145,7 +147,7 @@ export class ManagedService {
       logFd,
       `${JSON.stringify({ time: new Date().toISOString(), supervisor: 'start', service: s.name })}\n`,
     );
-    const child = spawn(process.execPath, [SECURECLOUD_BIN, ...s.args], {
+    const child = spawn(process.execPath, [...(s.nodeArgs ?? []), SECURECLOUD_BIN, ...s.args], {
       stdio: ['ignore', 'pipe', logFd],
       detached: true,
       env: { ...process.env, ...s.env },

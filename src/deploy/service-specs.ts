@@ -4,6 +4,7 @@
  * (see docs/deployment.md, "Data layout").
  */
 import { join } from 'node:path';
+import { MDC_NODE_ARGS } from '../metering/mdc/mdc-service.ts';
 import { ENCLAVE_SIZE_ENV } from '../platform/index.ts';
 import type { Deployment } from './deployment-file.ts';
 import type { ReadyInfo, ServiceSpec } from './managed-service.ts';
@@ -135,6 +136,7 @@ export function mdcSpec(c: SpecContext, i: number): ServiceSpec {
   return {
     name: `mdc-${i}`,
     kind: 'mdc',
+    nodeArgs: MDC_NODE_ARGS,
     args: [
       'mdc',
       ...attestArgs(c),

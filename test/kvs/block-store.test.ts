@@ -348,3 +348,70 @@ describe('secure store (blocks layout)', () => {
     await rejectsWithCode(store.get(text('b'), { scope: new ReadScope() }), 'ERR_KVS_INTEGRITY');
   });
 });
+
+describe('blocks layout: reads of absent keys answered from the directory', () => {
+  it('never calls a stored key absent, under random writes, splits and merges (4 seeds)', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const random = prng(seed);
+      const { raw, store } = setup({ blockBytes: 96 + seed * 40, cacheBytes: seed % 2 === 0 ? 0 : 1 << 20 });
+      const model = new Map<string, string>();
+      // Keys like the MDC's: a meter, then an interval, so that appends and inserts mix.
+      const key = () => `m${Math.floor(random() * 12)}|${Math.floor(random() * 40)}`;
+      for (let step = 0; step < 400; step++) {
+        const ops = [];
+        for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
+          const k = key();
+          if (random() < 0.25) {
+            ops.push({ type: 'delete' as const, key: text(k) });
+            model.delete(k);
+          } else {
+            const v = `${step}:${Math.floor(random() * 1e6)}`.padEnd(Math.floor(random() * 30), '.');
+            ops.push({ type: 'put' as const, key: text(k), value: text(v) });
+            model.set(k, v);
+          }
+        }
+        await store.batch(ops);
+        for (let probe = 0; probe < 6; probe++) {
+          const k = key();
+          const got = await store.get(text(k));
+          assert.equal(
+            got === undefined ? undefined : Buffer.from(got).toString(),
+            model.get(k),
+            `seed ${seed} step ${step} key ${k}`,
+          );
+        }
+      }
+    }
+  });
+
+  it('answers a new key after a block it wrote, or missing from its Bloom filter, without reading the engine', async () => {
+    const { raw, store } = setup({ cacheBytes: 0 });
+    await store.batch(
+      [1, 2, 3, 4, 5].map((i) => ({ type: 'put' as const, key: text(`m1|${i}`), value: text('v') })),
+    );
+    let reads = 0;
+    const count = <T>(f: T): T => {
+      reads++;
+      return f;
+    };
+    const engine = raw as StorageEngine & Record<string, unknown>;
+    for (const name of ['get', 'peek', 'scan'] as const) {
+      const original = engine[name] as ((...a: unknown[]) => unknown) | undefined;
+      if (original !== undefined) engine[name] = (...a: unknown[]) => count(original.apply(raw, a));
+    }
+    assert.equal(await store.get(text('m1|6')), undefined, 'after the last key');
+    assert.equal(reads, 0);
+    let skipped = 0;
+    for (let i = 0; i < 50; i++) {
+      const before = reads;
+      assert.equal(await store.get(text(`m1|3x${i}`)), undefined);
+      if (reads === before) skipped++;
+    }
+    assert.ok(
+      skipped >= 30,
+      `the Bloom filter spared ${skipped} of 50 reads of absent keys inside the block`,
+    );
+    assert.equal(hex((await store.get(text('m1|3')))!), hex(text('v')));
+    assert.ok(reads > 0, 'a present key is read from the engine');
+  });
+});

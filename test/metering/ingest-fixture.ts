@@ -14,6 +14,7 @@ import {
   runAttestedMdc,
 } from '../../src/metering/attested.ts';
 import { connectLink, type Link } from '../../src/metering/link.ts';
+import { MDC_NODE_ARGS } from '../../src/metering/mdc/mdc-service.ts';
 import { MDC_SECRETS, meteringPolicySections } from '../../src/metering/policy.ts';
 import { MeterKeyFile, provisionMeters } from '../../src/metering/provisioning.ts';
 import { loadHouseholdProfiles } from '../../src/metering/simulator/household-data.ts';
@@ -153,6 +154,7 @@ export async function startIngestRig(o: {
     const child = spawn(
       process.execPath,
       [
+        ...MDC_NODE_ARGS,
         // e.g. SC_MDC_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the MDC process
         ...(process.env.SC_MDC_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         BIN,

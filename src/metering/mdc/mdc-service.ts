@@ -118,6 +118,13 @@ export async function openMdcDatabase(
   return { db, engine, pageEncryption: pages };
 }
 
+/**
+ * Node options the MDC process should run with: a larger young generation, so that the short-lived
+ * buffers of a round (envelopes, rows, receipts) die there instead of being promoted (measured on
+ * the 65,000-meter round: 3.99 s against 4.2-5.1 s with the default).
+ */
+export const MDC_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
+
 /** Buffered writes the MDC folds into its tables at the latest (about 120,000 readings). */
 export const MDC_WRITE_BUFFER_BYTES = 128 * 1024 * 1024;
 
