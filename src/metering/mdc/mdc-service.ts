@@ -156,7 +156,18 @@ export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
     'securecloud_mdc_store_retries_total',
     'Batches answered retry because the store failed.',
   );
+  const bufferedKeys = m.gauge(
+    'securecloud_mdc_write_buffer_keys',
+    'Rows acknowledged and logged, not yet folded into their tables.',
+  );
+  const folds = m.gauge(
+    'securecloud_mdc_folds_total',
+    'Folds of the write buffer into the tables since start.',
+  );
   m.onCollect(() => {
+    const b = engine.stats();
+    bufferedKeys.set({}, b.bufferedKeys);
+    folds.set({}, b.folds);
     const c = ingest.counters;
     readingsStored.set({}, c.stored);
     duplicates.set({}, c.duplicates);
