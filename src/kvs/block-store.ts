@@ -414,7 +414,13 @@ export class BlockStore implements StorageEngine {
       const lower =
         block === undefined ? lowest : lowest !== undefined && lowest < block.lower ? lowest : block.lower;
       if (lower !== undefined)
-        rewrites.push({ oldLower: block?.lower, lower, upper, entries: merged.entries });
+        rewrites.push({
+          oldLower: block?.lower,
+          lower,
+          upper,
+          entries: merged.entries,
+          appended: merged.appended,
+        });
       i = j;
     }
     await this.#giveUpEmpty(rewrites, options);

@@ -22,6 +22,11 @@ export interface Rewrite {
   lower: KeyText;
   upper: KeyText | undefined;
   entries: BlockEntry[];
+  /**
+   * The changes only added keys after the block's existing ones (appends, e.g. a meter's next
+   * reading): a split keeps the old entries in full blocks and starts a new one for the rest.
+   */
+  appended?: boolean;
 }
 
 /** One block of a rewrite, ready to seal. */
@@ -40,7 +45,7 @@ export function mergeChanges(
   changes: Changes,
   from: number,
   to: number,
-): { entries: BlockEntry[]; deleted: number } {
+): { entries: BlockEntry[]; deleted: number; appended: boolean } {
   const { keys, values } = changes;
   // The common case first: new keys after every existing one (appends).
   const last = entries.at(-1);
@@ -50,7 +55,7 @@ export function mergeChanges(
       const value = values[i]!;
       if (value !== null) out.push({ key: keys[i]!, value });
     }
-    return { entries: out, deleted: 0 };
+    return { entries: out, deleted: 0, appended: last !== undefined };
   }
   const out: BlockEntry[] = [];
   let deleted = 0;
@@ -65,13 +70,14 @@ export function mergeChanges(
     else if (existing) deleted++;
   }
   while (e < entries.length) out.push(entries[e++]!);
-  return { entries: out, deleted };
+  return { entries: out, deleted, appended: false };
 }
 
 /**
  * Cuts a rewrite into blocks whose bodies take at most `maxBody` bytes (a single larger entry gets
- * a block of its own). The last block of the store fills each part before starting the next,
- * which suits appends; a block inside the store is cut into equal parts, leaving room on both
+ * a block of its own). The last block of the store, and a block that only received appends, fill
+ * each part before starting the next (appends go on in the last part, the others stay full); a
+ * block inside the store that received inserts is cut into equal parts, leaving room on both
  * sides.
  */
 export function splitRewrite(rewrite: Rewrite, maxBody: number): Part[] {
@@ -83,12 +89,13 @@ export function splitRewrite(rewrite: Rewrite, maxBody: number): Part[] {
   for (const e of entries) if (e.key.length > longest) longest = e.key.length;
   const room = Math.max(1, maxBody - (entrySize('', longest + 1) + longest + 4));
   if (total <= room) return [{ lower, upper, entries }];
-  const target = upper === undefined ? room : total / Math.ceil(total / room);
+  const greedy = upper === undefined || rewrite.appended === true;
+  const target = greedy ? room : total / Math.ceil(total / room);
   const cuts: number[] = [];
   let filled = 0;
   for (let i = 0; i < entries.length; i++) {
     const size = sizes[i]!;
-    const full = upper === undefined ? filled + size > target : filled >= target;
+    const full = greedy ? filled + size > target : filled >= target;
     if (filled > 0 && full) {
       cuts.push(i);
       filled = 0;

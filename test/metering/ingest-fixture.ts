@@ -185,6 +185,7 @@ export async function startIngestRig(o: {
     child.stderr!.on('data', (c) => {
       stderr = (stderr + String(c)).slice(-20_000);
     });
+    let readyTimer: NodeJS.Timeout | undefined;
     const ready = await new Promise<{ apiUrl: string; busEndpoint: string }>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (c) => {
@@ -193,12 +194,23 @@ export async function startIngestRig(o: {
         if (line) resolve(JSON.parse(line));
       });
       child.once('exit', (code) => reject(new Error(`securecloud mdc exited with ${code}: ${stderr}`)));
-      setTimeout(() => {
+      readyTimer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`securecloud mdc not ready within 60 s; stdout: ${out}; stderr: ${stderr}`));
-      }, 60_000).unref();
-    });
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      }, 60_000);
+      readyTimer.unref();
+    }).finally(() => clearTimeout(readyTimer));
+    let stopping = false;
+    const exited = new Promise<number | null>((r) =>
+      child.once('exit', (code, signal) => {
+        // An exit nobody asked for (a crash, the kernel's OOM killer): say so with the MDC's last words.
+        if (!stopping)
+          process.stderr.write(
+            `MDC shard ${shard} (pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}\n${stderr.slice(-4000)}\n`,
+          );
+        r(code);
+      }),
+    );
     return {
       ...ready,
       process: child,
@@ -206,6 +218,7 @@ export async function startIngestRig(o: {
         getJson(`${ready.apiUrl}/v1/stats`, { ca: cas.rootPem, service: 'mdc', token: tokenValue }) as never,
       health: () => getJson(`${ready.apiUrl}/healthz`, { ca: cas.rootPem, service: 'mdc' }) as never,
       stop: async (signal = 'SIGTERM') => {
+        stopping = true;
         child.kill(signal);
         return exited;
       },
