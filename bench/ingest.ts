@@ -3,7 +3,7 @@
 // bus; then the same round with the secure envelope disabled (reports in clear, accepted only by an
 // MDC started with --insecure-plaintext-bench), for comparison. Prints JSON.
 // Usage: npm run bench -- ingest [--meters N] [--aggregators M] [--shards S] [--json FILE]
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { startIngestRig } from '../test/metering/ingest-fixture.ts';
 
 const arg = (name: string, fallback: number): number => {
@@ -47,6 +47,7 @@ const now = Math.floor(Date.now() / INTERVAL) * INTERVAL;
 
 const measure = async (intervalEnd: number, before: number) => {
   const round = await rig.fleet.round(intervalEnd, { deadlineMs: 300_000, resendAfterMs: 60_000 });
+  progress(`round: ${round.stored} receipts in ${round.seconds.toFixed(2)} s; waiting for the MDC's fold`);
   // The MDC logs a round's readings and folds them into the reading table once the round pauses
   // (src/kvs/write-buffer.ts): wait for that, as the next round would 15 minutes later.
   const tf = performance.now();
@@ -99,6 +100,7 @@ const result = {
   duplicateReceipts: secure.duplicateReceipts,
   refusals: secure.refusals,
   rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20),
+  mdcRssMiB: await mdcRssMiB(),
   withoutEnvelope: {
     seconds: clear.seconds,
     foldSeconds: clear.foldSeconds,
@@ -122,3 +124,15 @@ await rig.close();
 const text = JSON.stringify(result, null, 2);
 process.stdout.write(`${text}\n`);
 if (jsonAt > 0) await writeFile(process.argv[jsonAt + 1]!, `${text}\n`);
+
+/** The MDC processes' resident memory (Linux /proc), MiB. */
+async function mdcRssMiB(): Promise<number | undefined> {
+  let kib = 0;
+  for (const child of rig.mdcChildren) {
+    const status = await readFile(`/proc/${child.process.pid}/status`, 'utf8').catch(() => '');
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    if (m === null) return undefined;
+    kib += Number(m[1]);
+  }
+  return Math.round(kib / 1024);
+}

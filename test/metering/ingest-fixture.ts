@@ -215,8 +215,16 @@ export async function startIngestRig(o: {
       ...ready,
       process: child,
       stats: () =>
-        getJson(`${ready.apiUrl}/v1/stats`, { ca: cas.rootPem, service: 'mdc', token: tokenValue }) as never,
-      health: () => getJson(`${ready.apiUrl}/healthz`, { ca: cas.rootPem, service: 'mdc' }) as never,
+        // It counts the reading table: a million rows take tens of seconds.
+        getJson(`${ready.apiUrl}/v1/stats`, {
+          ca: cas.rootPem,
+          service: 'mdc',
+          token: tokenValue,
+          timeoutMs: 300_000,
+        }) as never,
+      // A generous timeout: a loaded MDC with a million sessions answers slowly (long GC pauses).
+      health: () =>
+        getJson(`${ready.apiUrl}/healthz`, { ca: cas.rootPem, service: 'mdc', timeoutMs: 60_000 }) as never,
       stop: async (signal = 'SIGTERM') => {
         stopping = true;
         child.kill(signal);
