@@ -1,19 +1,20 @@
 /**
  * A write buffer in front of a storage engine (the secure store): each batch is made durable as
  * ONE record of a log kept in the engine itself, under reserved keys, and held in memory; later
- * the buffered changes are folded into the engine in key order, in one atomic batch that also
- * deletes the log records they came from. Reads see buffer and engine merged.
+ * the buffered changes are folded into the engine in key order, the log records they came from
+ * deleted with the fold's last engine batch. Reads see buffer and engine merged.
  *
  * Why: writes scattered over the key space (one new reading per meter, each meter's rows
  * elsewhere) cost the `blocks` layout a read-modify-write of a whole sealed block per key. Logged,
  * a batch costs one sealed record; folded, each block is rewritten once for all the changes it
  * receives, in order. The cost moves out of the burst (a metering round) into the pause after it,
- * and shrinks (docs/kvs... see src/kvs/README.md, "Write buffer").
+ * and shrinks (src/kvs/README.md, "Write buffer").
  *
  * Guarantees: a batch is durable when `batch()` resolves (its log record is committed by the
- * engine); the fold is atomic (changes and log deletion in one engine batch); after a crash the
- * log is replayed in order when the buffer opens. One process must own the engine (as for the
- * `blocks` layout). Keys starting with four 0xFF bytes are reserved for the log.
+ * engine); until the fold's last batch has deleted the log, a crash leaves the log, which is
+ * replayed in order when the buffer opens (a fold redone writes the same final values). One
+ * process must own the engine (as for the `blocks` layout). Keys starting with four 0xFF bytes
+ * are reserved for the log.
  */
 import {
   assertBatch,
