@@ -77,8 +77,8 @@ export class SecureSession {
     this.establishedAt = o.establishedAt;
     this.#limits = o.limits;
     this.#sendDirection = o.side === 'meter' ? 'dataUp' : 'dataDown';
-    this.#sendKey = Buffer.from(o.side === 'meter' ? o.keys.up : o.keys.down);
-    this.#receiveKey = Buffer.from(o.side === 'meter' ? o.keys.down : o.keys.up);
+    this.#sendKey = ownCopy(o.side === 'meter' ? o.keys.up : o.keys.down);
+    this.#receiveKey = ownCopy(o.side === 'meter' ? o.keys.down : o.keys.up);
     this.#window = new CounterWindow(o.limits.window);
     o.keys.up.fill(0);
     o.keys.down.fill(0);
@@ -205,6 +205,17 @@ export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array)
       cause,
     );
   }
+}
+
+/**
+ * A copy in its own memory. `Buffer.from` slices small copies out of a shared 8 KiB pool, and one
+ * long-lived slice keeps its whole pool chunk alive, with the short-lived buffers around it: for a
+ * session kept for hours, among thousands made per second, that pinned about 1.9 KB per session.
+ */
+function ownCopy(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(bytes.length);
+  out.set(bytes);
+  return out;
 }
 
 function nonce(direction: Direction, counter: number): Buffer {
