@@ -18,6 +18,7 @@ import {
   assertValue,
   checkOpen,
   closedError,
+  reencryptChunkSize,
   throwIfAborted,
 } from './engine-guards.ts';
 import { KvsError } from './errors.ts';
@@ -167,9 +168,7 @@ export class BlockStore implements StorageEngine {
   /** Reseals every block not under the keyring's current key, a chunk of blocks at a time. */
   async reencrypt(options: ReencryptOptions = {}): Promise<ReencryptProgress> {
     const { signal, onProgress } = options;
-    const chunkSize = options.chunkSize ?? 256;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
-      throw new TypeError('chunkSize must be a positive integer');
+    const chunkSize = reencryptChunkSize(options.chunkSize);
     checkOpen(this.#closed, this.name, options);
     const progress = { scanned: 0, rewritten: 0, skipped: 0 };
     let start: Uint8Array | undefined;

@@ -89,3 +89,10 @@ function typeName(v: unknown): string {
   if (typeof v === 'object') return v.constructor?.name ?? 'object';
   return typeof v;
 }
+
+/** The chunk size of a secure store's `reencrypt` (default 256); a TypeError unless a positive integer. */
+export function reencryptChunkSize(chunkSize: number | undefined): number {
+  const size = chunkSize ?? 256;
+  if (!Number.isSafeInteger(size) || size < 1) throw new TypeError('chunkSize must be a positive integer');
+  return size;
+}

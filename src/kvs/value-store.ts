@@ -11,6 +11,7 @@ import {
   assertValue,
   checkOpen,
   closedError,
+  reencryptChunkSize,
   throwIfAborted,
 } from './engine-guards.ts';
 import { AssociatedData, encodeNamespace, type Keyring, sealedKeyId, VALUE_FORMAT } from './keyring.ts';
@@ -101,9 +102,7 @@ export class ValueStore implements StorageEngine {
    */
   async reencrypt(options: ReencryptOptions = {}): Promise<ReencryptProgress> {
     const { signal, onProgress } = options;
-    const chunkSize = options.chunkSize ?? 256;
-    if (!Number.isSafeInteger(chunkSize) || chunkSize < 1)
-      throw new TypeError('chunkSize must be a positive integer');
+    const chunkSize = reencryptChunkSize(options.chunkSize);
     checkOpen(this.#closed, this.name, options);
     const stop = await this.#gate.track();
     const progress = { scanned: 0, rewritten: 0, skipped: 0 };

@@ -205,11 +205,11 @@ export class WriteBuffer implements StorageEngine {
   async #write(ops: readonly BatchOp[], options: OpOptions | undefined): Promise<void> {
     if (this.#closed) throw closedError(this.name);
     throwIfAborted(options?.signal);
-    const record = encodeRecord(ops);
+    const { record, changes } = encodeRecord(ops);
     const seq = this.#nextSeq;
     await this.#engine.put(logKey(seq), record, options);
     this.#nextSeq = seq + 1n;
-    this.#applyRecord(decodeRecord(record));
+    this.#applyRecord(changes);
     if (this.#bytes > this.#maxBytes) await this.#fold();
     else this.#schedule();
   }
@@ -384,13 +384,16 @@ type DecodedOp = readonly [KeyText, Change];
 
 // A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
 // and for a put u32 value length and value. Sealed and bound to its key by the engine below.
-function encodeRecord(ops: readonly BatchOp[]): Buffer {
+// Also returns the changes as the buffer keeps them (values are views of the record: the copy).
+function encodeRecord(ops: readonly BatchOp[]): { record: Buffer; changes: DecodedOp[] } {
   let size = 4;
   for (const op of ops) size += 3 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0);
   const out = Buffer.allocUnsafe(size);
+  const changes: DecodedOp[] = new Array(ops.length);
   out.writeUInt32BE(ops.length, 0);
   let at = 4;
-  for (const op of ops) {
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     out[at] = op.type === 'put' ? 1 : 2;
     out.writeUInt16BE(op.key.length, at + 1);
     out.set(op.key, at + 3);
@@ -398,10 +401,11 @@ function encodeRecord(ops: readonly BatchOp[]): Buffer {
     if (op.type === 'put') {
       out.writeUInt32BE(op.value.length, at);
       out.set(op.value, at + 4);
+      changes[i] = [keyText(op.key), out.subarray(at + 4, at + 4 + op.value.length)];
       at += 4 + op.value.length;
-    }
+    } else changes[i] = [keyText(op.key), null];
   }
-  return out;
+  return { record: out, changes };
 }
 
 function decodeRecord(record: Buffer): DecodedOp[] {
