@@ -159,21 +159,10 @@ export class Session {
         isPlannable(stmt) &&
         (!this.#readOnly || stmt.kind === 'Select' || stmt.kind === 'SetOperation')
       ) {
-        txn.beginStatement();
-        try {
+        return await this.#statement(txn, () => {
           this.#txnContext ??= this.#runContext(txn, undefined);
-          const r = await runPlan(
-            p.planFor(this.#catalogTxn!, this.#svc.catalog.version),
-            this.#txnContext,
-            params,
-          );
-          txn.endStatement();
-          return r;
-        } catch (err) {
-          txn.rollbackStatement();
-          this.#failed = true;
-          throw err;
-        }
+          return runPlan(p.planFor(this.#catalogTxn!, this.#svc.catalog.version), this.#txnContext, params);
+        });
       }
       return await this.#run(stmt, params, signal, (catalog) =>
         p.planFor(catalog, this.#svc.catalog.version),
@@ -344,9 +333,14 @@ export class Session {
     planOf: (c: CatalogTxn) => StatementPlan,
   ): Promise<QueryResult> {
     const txn = this.#txn!;
+    return this.#statement(txn, () => this.#execute(stmt, txn, this.#catalogTxn!, params, signal, planOf));
+  }
+
+  /** One statement of an explicit transaction: atomic, and a failure fails the transaction. */
+  async #statement(txn: Txn, run: () => Promise<QueryResult>): Promise<QueryResult> {
     txn.beginStatement();
     try {
-      const r = await this.#execute(stmt, txn, this.#catalogTxn!, params, signal, planOf);
+      const r = await run();
       txn.endStatement();
       return r;
     } catch (err) {
