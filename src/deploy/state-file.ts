@@ -3,8 +3,10 @@
  * (its pid, each service's pid, ports, state, restarts, attestation, and the simulator's last rounds).
  * Written atomically; removed on a graceful stop. Holds no secret.
  */
+
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RoundStats } from '../metering/simulator/simulator.ts';
 
 /** Kinds of service a deployment runs. */
 export type ServiceKind = 'cas' | 'cascadb' | 'scbr-router' | 'mdc' | 'aggregator' | 'simulator';
@@ -40,18 +42,13 @@ export interface ServiceRecord {
   readonly logFile: string;
 }
 
-/** One simulator round (its JSON line, plus when it arrived). */
-export interface RoundRecord {
+/**
+ * One simulator round: the `round` JSON line of `meters simulate` (the fleet's {@link RoundStats}
+ * with the interval as an ISO time `at`), plus when it arrived.
+ */
+export interface RoundRecord extends Omit<RoundStats, 'intervalEnd'> {
   readonly at: string;
   readonly receivedAt: string;
-  readonly meters: number;
-  readonly sent: number;
-  readonly stored: number;
-  readonly duplicates: number;
-  readonly unacknowledged: number;
-  readonly resent: number;
-  readonly refusals: Readonly<Record<string, number>>;
-  readonly seconds: number;
 }
 
 /** Sums over every round since the deployment started. */

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { createCasClient } from '../../src/cas/index.ts';
 import { collectStatus, isProcessAlive, readUpState, type UpState } from '../../src/deploy/index.ts';
 import { runCli } from '../cli/helpers.ts';
-import { freePortBase } from '../support/ports.ts';
+import { writeTestDeployment } from './test-deployment.ts';
 
 const BIN = new URL('../../bin/securecloud', import.meta.url).pathname;
 const METERS = 200;
@@ -42,21 +42,10 @@ describe('securecloud up, end to end', { timeout: 150_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sc-up-'));
-    const base = await freePortBase(8);
-    const file = join(dir, 'deployment.yaml');
-    await writeFile(
-      file,
-      [
-        `dataDir: ${join(dir, 'data')}`,
-        `cas: { port: ${base} }`,
-        'cascadb: { enabled: false }',
-        `mdc: { shards: 1, busPort: ${base + 1}, httpPort: ${base + 2} }`,
-        `aggregators: { count: 1, port: ${base + 3}, httpPort: ${base + 7} }`,
-        `scbr: { publishPort: ${base + 4}, subscribePort: ${base + 5}, httpPort: ${base + 6} }`,
-        `meters: { count: ${METERS}, speed: 450, households: 4, rounds: ${ROUNDS} }`,
-        'restart: { initialSeconds: 0.5, maxSeconds: 4 }',
-        'stopTimeoutSeconds: 10',
-      ].join('\n'),
+    const file = await writeTestDeployment(
+      dir,
+      `{ count: ${METERS}, speed: 450, households: 4, rounds: ${ROUNDS} }`,
+      ['restart: { initialSeconds: 0.5, maxSeconds: 4 }', 'stopTimeoutSeconds: 10'],
     );
     child = spawn(process.execPath, [BIN, 'up', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     exited = new Promise((r) => child.once('exit', (code) => r(code)));

@@ -59,12 +59,6 @@ export function routerKeyId(publicKey: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(publicKey).digest().subarray(0, 8));
 }
 
-/** Raw 32-byte X25519 public key of a key object. */
-export function rawX25519(key: KeyObject): Uint8Array {
-  const jwk = key.export({ format: 'jwk' });
-  return new Uint8Array(Buffer.from(jwk.x ?? '', 'base64url'));
-}
-
 /** A key object for a raw 32-byte X25519 public key. */
 export function x25519PublicKey(raw: Uint8Array): KeyObject {
   if (raw.length !== 32)

@@ -96,7 +96,7 @@ export async function openMdcDatabase(
   storageKey: Uint8Array,
   pageEncryption?: boolean,
   onStoreError?: (err: unknown) => void,
-): Promise<{ db: Database; engine: WriteBuffer; pageEncryption: boolean }> {
+): Promise<{ db: Database; engine: WriteBuffer }> {
   const keys = deriveKeys(storageKey);
   const path = join(dataDir, 'db');
   const pages = pageEncryption ?? (await lmdbPagesEncrypted(path)) ?? false;
@@ -115,7 +115,7 @@ export async function openMdcDatabase(
   keys.page.fill(0);
   keys.value.fill(0);
   const db = await openDatabase({ engine });
-  return { db, engine, pageEncryption: pages };
+  return { db, engine };
 }
 
 /**
