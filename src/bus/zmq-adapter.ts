@@ -283,7 +283,7 @@ class ZmqTransport implements Transport, SocketHost {
         // a listener must not break the socket
       }
     };
-    const events = native.events;
+    const events = retryInterrupted(() => native.events);
     events.on('bind', (e) => emit({ type: 'listening', endpoint: e.address }));
     events.on('accept', (e) => emit({ type: 'accepted', endpoint: e.address }));
     events.on('connect', (e) => emit({ type: 'connected', endpoint: e.address }));
@@ -330,5 +330,20 @@ class KeepAlive {
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+}
+
+/**
+ * Runs a native call again when a signal interrupted it (EINTR): libzmq's socket monitor setup is a
+ * system call that a signal can interrupt (a profiler's SIGPROF did, at start-up). Other errors, or
+ * EINTR ten times running, are thrown.
+ */
+export function retryInterrupted<T>(call: () => T): T {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return call();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EINTR' || attempt >= 10) throw e;
+    }
   }
 }
