@@ -8,6 +8,7 @@ import {
   createStaticKeyDirectory,
   createZmqTransport,
   generateCurveKeyPair,
+  isBusError,
   type PublisherSocket,
   type StaticKeyDirectory,
   type SubscriberSocket,
@@ -128,4 +129,20 @@ export async function firstDelivery(
     await new Promise((r) => setImmediate(r));
   }
   return receiving;
+}
+
+/**
+ * Runs `bind` until it no longer fails with ERR_BUS_BIND (libzmq releases a closed listener on
+ * its I/O thread, after close() returns), for at most `timeoutMs`.
+ */
+export async function untilBound<T>(bind: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await bind();
+    } catch (err) {
+      if (!isBusError(err, 'ERR_BUS_BIND') || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 }

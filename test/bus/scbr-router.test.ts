@@ -19,7 +19,8 @@ import { RouterLink } from '../../src/bus/scbr/router-link.ts';
 import { jsonBytes, KIND, plainFrame, readReply } from '../../src/bus/scbr/wire.ts';
 import { CasCa } from '../../src/cas/index.ts';
 import { createMetricsRegistry } from '../../src/platform/index.ts';
-import { transport } from './bus-fixture.ts';
+import { freePorts } from '../support/ports.ts';
+import { transport, untilBound } from './bus-fixture.ts';
 import {
   containsBytes,
   recordingTransport,
@@ -306,7 +307,13 @@ describe('unit', () => {
 
   it('subscribes again after the router restarts with a new key', async () => {
     const world = scbrWorld();
-    const first = await startRouter(world, newTransport(world));
+    // Ports below the ephemeral range: a client reconnecting to a closed port inside it may connect
+    // to itself and take the port the second router needs.
+    const [publishPort, subscribePort] = await freePorts(2);
+    const first = await startRouter(world, newTransport(world), {
+      publishEndpoint: `tcp://127.0.0.1:${publishPort}`,
+      subscribeEndpoint: `tcp://127.0.0.1:${subscribePort}`,
+    });
     const clients = newTransport(world);
     const sub = await createScbrSubscriber({
       ...clientOptions(world, clients, first, 'subscriber'),
@@ -324,7 +331,10 @@ describe('unit', () => {
     assert.equal(dec.decode((await take(north, 1))[0]?.payload), 'before');
     const { publishEndpoint, subscribeEndpoint, keyId } = first;
     await first.close();
-    const second = await startRouter(world, newTransport(world), { publishEndpoint, subscribeEndpoint });
+    // libzmq releases the old listeners on its I/O thread, after close() returns.
+    const second = await untilBound(() =>
+      startRouter(world, newTransport(world), { publishEndpoint, subscribeEndpoint }),
+    );
     assert.notEqual(second.keyId, keyId);
     let got: ScbrMessage | undefined;
     const receiving = take(north, 1).then(([m]) => {

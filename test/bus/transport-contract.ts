@@ -9,6 +9,7 @@ import {
   type Transport,
   type ZapDecision,
 } from '../../src/bus/index.ts';
+import { freePorts } from '../support/ports.ts';
 import {
   createStaticKeyDirectory,
   DecisionLog,
@@ -18,6 +19,7 @@ import {
   frames,
   identity,
   strings,
+  untilBound,
 } from './bus-fixture.ts';
 
 /** What the contract needs from an implementation. */
@@ -212,7 +214,7 @@ export function transportContract(impl: TransportUnderTest): void {
   describe(`${impl.name} transport: life-cycle`, () => {
     it('reconnects after the publisher restarts on the same endpoint', async () => {
       const first = server.createPublisher({ channel: 'readings', security: curve(mdc) });
-      const at = await first.bind(impl.endpoint);
+      const at = await first.bind(await restartableEndpoint(impl.endpoint));
       const sub = client.createSubscriber({ channel: 'readings', security: curve(billing) });
       await sub.connect(at, { serverKey: mdc.publicKey });
       sub.subscribe();
@@ -220,15 +222,7 @@ export function transportContract(impl: TransportUnderTest): void {
       await first.close();
       const restarted = server.createPublisher({ channel: 'readings', security: curve(mdc) });
       // The old listener is released asynchronously by libzmq's I/O thread: retry the bind until free.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await restarted.bind(at);
-          break;
-        } catch (err) {
-          if (!isBusError(err, 'ERR_BUS_BIND') || attempt > 10_000) throw err;
-          await new Promise((r) => setImmediate(r));
-        }
-      }
+      await untilBound(() => restarted.bind(at));
       let got: string[] = [];
       while (got[0] !== 'after') got = strings(await firstDelivery(restarted, sub, frames('after')));
       await Promise.all([restarted.close(), sub.close()]);
@@ -400,4 +394,14 @@ export function transportContract(impl: TransportUnderTest): void {
       await Promise.all([pull.close(), push.close()]);
     });
   });
+}
+
+/**
+ * `endpoint`, with a TCP port 0 replaced by a free port below the ephemeral range: a subscriber
+ * reconnecting to a closed port inside that range may connect to itself and take the port.
+ */
+async function restartableEndpoint(endpoint: string): Promise<string> {
+  if (!endpoint.startsWith('tcp://') || !endpoint.endsWith(':0')) return endpoint;
+  const [port] = await freePorts(1);
+  return `${endpoint.slice(0, -1)}${port}`;
 }
