@@ -11,28 +11,52 @@
  */
 import type { KeyText } from './sealed-block.ts';
 
+/** What the directory knows of one block. */
+interface Entry {
+  readonly lower: KeyText;
+  upper: KeyText | undefined;
+  /** The block's last key (undefined: not known, or an empty block). */
+  last: KeyText | undefined;
+  /** The block's keys as a 64-bit Bloom filter (two 32-bit words; 0 and 0 when not known). */
+  bloomLow: number;
+  bloomHigh: number;
+  /** The lower bound as bytes (the engine key), made once. */
+  readonly bytes: Buffer;
+}
+
+/** Entries per chunk before it splits in two. */
+const CHUNK = 512;
+/** Positions handed out by {@link BlockDirectory.find}: chunk × STRIDE + offset. */
+const STRIDE = 4 * CHUNK;
+
+/**
+ * Sorted by lower bound, in chunks of at most {@link CHUNK} entries (a sorted list of sorted
+ * chunks), so that learning or forgetting a block moves at most a chunk's entries: one sorted array
+ * moved every entry after it, which at a million meters' table (hundreds of thousands of blocks,
+ * thousands learnt per fold) made the directory the MDC's largest cost.
+ */
 export class BlockDirectory {
-  #lowers: KeyText[] = [];
-  #uppers: (KeyText | undefined)[] = [];
-  /** Each block's last key (undefined: not known, or an empty block). */
-  #lasts: (KeyText | undefined)[] = [];
-  /** Each block's keys as a 64-bit Bloom filter (two 32-bit words; 0 and 0 when not known). */
-  #bloomLow: number[] = [];
-  #bloomHigh: number[] = [];
-  /** The lower bounds as bytes (engine keys), made once. */
-  #bytes: Buffer[] = [];
+  #chunks: Entry[][] = [];
+  /** Each chunk's first lower bound. */
+  #firsts: KeyText[] = [];
+  #size = 0;
   readonly #maxEntries: number;
 
   constructor(maxEntries = 1 << 20) {
     this.#maxEntries = maxEntries;
   }
 
+  /** Blocks known. */
+  get size(): number {
+    return this.#size;
+  }
+
   /** The position of the block last seen covering `key`, or -1; see {@link lowerAt}, {@link bytesAt}. */
   find(key: KeyText): number {
-    const i = this.#floor(key);
-    if (i < 0) return -1;
-    const upper = this.#uppers[i];
-    return upper === undefined || key < upper ? i : -1;
+    const at = this.#floor(key);
+    if (at < 0) return -1;
+    const e = this.#entry(at);
+    return e.upper === undefined || key < e.upper ? at : -1;
   }
 
   /**
@@ -40,34 +64,27 @@ export class BlockDirectory {
    * block's last key.
    */
   absent(key: KeyText): boolean {
-    const i = this.find(key);
-    if (i < 0) return false;
-    const last = this.#lasts[i];
-    if (last === undefined) return false;
-    if (key > last) return true;
+    const at = this.find(key);
+    if (at < 0) return false;
+    const e = this.#entry(at);
+    if (e.last === undefined) return false;
+    if (key > e.last) return true;
     const [b1, b2] = bloomBits(key);
-    return (
-      !hasBit(this.#bloomLow[i]!, this.#bloomHigh[i]!, b1) ||
-      !hasBit(this.#bloomLow[i]!, this.#bloomHigh[i]!, b2)
-    );
+    return !hasBit(e.bloomLow, e.bloomHigh, b1) || !hasBit(e.bloomLow, e.bloomHigh, b2);
   }
 
-  /** The lower bound of the block at position `i` (from {@link find}, before any other call). */
-  lowerAt(i: number): KeyText {
-    return this.#lowers[i]!;
+  /** The lower bound of the block at position `at` (from {@link find}, before any other call). */
+  lowerAt(at: number): KeyText {
+    return this.#entry(at).lower;
   }
 
-  /** The engine key of the block at position `i` (read-only). */
-  bytesAt(i: number): Buffer {
-    return this.#bytes[i]!;
+  /** The engine key of the block at position `at` (read-only). */
+  bytesAt(at: number): Buffer {
+    return this.#entry(at).bytes;
   }
 
   /** Records a block's range, dropping what it overlaps (blocks never overlap). */
   learn(lower: KeyText, upper: KeyText | undefined, keys: readonly KeyText[]): void {
-    const lowers = this.#lowers;
-    const uppers = this.#uppers;
-    const lasts = this.#lasts;
-    const bytes = this.#bytes;
     const last = keys.at(-1);
     let low = 0;
     let high = 0;
@@ -78,84 +95,129 @@ export class BlockDirectory {
       if (b2 < 32) low |= 1 << b2;
       else high |= 1 << (b2 - 32);
     }
-    let i = this.#floor(lower);
-    if (i >= 0 && lowers[i] === lower) {
-      uppers[i] = upper;
-      lasts[i] = last;
-      this.#bloomLow[i] = low;
-      this.#bloomHigh[i] = high;
+    let at = this.#floor(lower);
+    if (at >= 0 && this.#entry(at).lower === lower) {
+      const e = this.#entry(at);
+      e.upper = upper;
+      e.last = last;
+      e.bloomLow = low;
+      e.bloomHigh = high;
     } else {
-      if (lowers.length >= this.#maxEntries) this.clear();
-      i = this.#floor(lower);
-      const prevUpper = i >= 0 ? uppers[i] : lower;
-      if (i >= 0 && (prevUpper === undefined || prevUpper > lower)) {
-        // The block before was cut short: its last key may now lie beyond it; forget it.
-        uppers[i] = lower;
-        if (lasts[i] !== undefined && lasts[i]! >= lower) lasts[i] = undefined;
+      if (this.#size >= this.#maxEntries) {
+        this.clear();
+        at = -1;
       }
-      i++;
-      const lowerBytes = Buffer.from(lower, 'latin1');
-      if (i === lowers.length) {
-        lowers.push(lower);
-        uppers.push(upper);
-        lasts.push(last);
-        this.#bloomLow.push(low);
-        this.#bloomHigh.push(high);
-        bytes.push(lowerBytes);
-      } else {
-        lowers.splice(i, 0, lower);
-        uppers.splice(i, 0, upper);
-        lasts.splice(i, 0, last);
-        this.#bloomLow.splice(i, 0, low);
-        this.#bloomHigh.splice(i, 0, high);
-        bytes.splice(i, 0, lowerBytes);
+      if (at >= 0) {
+        const before = this.#entry(at);
+        if (before.upper === undefined || before.upper > lower) {
+          // The block before was cut short: its last key may now lie beyond it; forget it.
+          before.upper = lower;
+          if (before.last !== undefined && before.last >= lower) before.last = undefined;
+        }
       }
+      const e: Entry = {
+        lower,
+        upper,
+        last,
+        bloomLow: low,
+        bloomHigh: high,
+        bytes: Buffer.from(lower, 'latin1'),
+      };
+      at = this.#insertAfter(at, e);
     }
-    let end = i + 1;
-    while (end < lowers.length && (upper === undefined || lowers[end]! < upper)) end++;
-    if (end > i + 1) {
-      lowers.splice(i + 1, end - i - 1);
-      uppers.splice(i + 1, end - i - 1);
-      lasts.splice(i + 1, end - i - 1);
-      this.#bloomLow.splice(i + 1, end - i - 1);
-      this.#bloomHigh.splice(i + 1, end - i - 1);
-      bytes.splice(i + 1, end - i - 1);
+    // Drop the entries the block now covers.
+    for (;;) {
+      const next = this.#next(at);
+      if (next < 0) break;
+      if (upper !== undefined && this.#entry(next).lower >= upper) break;
+      this.#remove(next);
     }
   }
 
   /** Forgets the block whose lower bound is `lower`. */
   forget(lower: KeyText): void {
-    const i = this.#floor(lower);
-    if (i >= 0 && this.#lowers[i] === lower) {
-      this.#lowers.splice(i, 1);
-      this.#uppers.splice(i, 1);
-      this.#lasts.splice(i, 1);
-      this.#bloomLow.splice(i, 1);
-      this.#bloomHigh.splice(i, 1);
-      this.#bytes.splice(i, 1);
-    }
+    const at = this.#floor(lower);
+    if (at >= 0 && this.#entry(at).lower === lower) this.#remove(at);
   }
 
   clear(): void {
-    this.#lowers = [];
-    this.#uppers = [];
-    this.#lasts = [];
-    this.#bloomLow = [];
-    this.#bloomHigh = [];
-    this.#bytes = [];
+    this.#chunks = [];
+    this.#firsts = [];
+    this.#size = 0;
   }
 
-  /** The index of the greatest lower bound ≤ `key`, or -1. */
+  #entry(at: number): Entry {
+    return this.#chunks[Math.floor(at / STRIDE)]![at % STRIDE]!;
+  }
+
+  /** The position after `at` (-1: none); `at` must exist. */
+  #next(at: number): number {
+    const c = Math.floor(at / STRIDE);
+    const j = at % STRIDE;
+    if (j + 1 < this.#chunks[c]!.length) return at + 1;
+    return c + 1 < this.#chunks.length ? (c + 1) * STRIDE : -1;
+  }
+
+  /** Inserts `e` after position `at` (-1: first); returns its position. */
+  #insertAfter(at: number, e: Entry): number {
+    this.#size++;
+    if (this.#chunks.length === 0) {
+      this.#chunks.push([e]);
+      this.#firsts.push(e.lower);
+      return 0;
+    }
+    let c: number;
+    let j: number;
+    if (at < 0) {
+      c = 0;
+      j = 0;
+    } else {
+      c = Math.floor(at / STRIDE);
+      j = (at % STRIDE) + 1;
+    }
+    const chunk = this.#chunks[c]!;
+    chunk.splice(j, 0, e);
+    if (j === 0) this.#firsts[c] = e.lower;
+    if (chunk.length <= CHUNK) return c * STRIDE + j;
+    const tail = chunk.splice(CHUNK / 2);
+    this.#chunks.splice(c + 1, 0, tail);
+    this.#firsts.splice(c + 1, 0, tail[0]!.lower);
+    return j < CHUNK / 2 ? c * STRIDE + j : (c + 1) * STRIDE + (j - CHUNK / 2);
+  }
+
+  #remove(at: number): void {
+    const c = Math.floor(at / STRIDE);
+    const j = at % STRIDE;
+    const chunk = this.#chunks[c]!;
+    chunk.splice(j, 1);
+    this.#size--;
+    if (chunk.length === 0) {
+      this.#chunks.splice(c, 1);
+      this.#firsts.splice(c, 1);
+    } else if (j === 0) this.#firsts[c] = chunk[0]!.lower;
+  }
+
+  /** The position of the greatest lower bound ≤ `key`, or -1. */
   #floor(key: KeyText): number {
-    const lowers = this.#lowers;
+    const firsts = this.#firsts;
     let lo = 0;
-    let hi = lowers.length;
+    let hi = firsts.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (lowers[mid]! <= key) lo = mid + 1;
+      if (firsts[mid]! <= key) lo = mid + 1;
       else hi = mid;
     }
-    return lo - 1;
+    const c = lo - 1;
+    if (c < 0) return -1;
+    const chunk = this.#chunks[c]!;
+    lo = 0;
+    hi = chunk.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (chunk[mid]!.lower <= key) lo = mid + 1;
+      else hi = mid;
+    }
+    return c * STRIDE + lo - 1;
   }
 }
 
