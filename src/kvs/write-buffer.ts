@@ -10,11 +10,16 @@
  * receives, in order. The cost moves out of the burst (a metering round) into the pause after it,
  * and shrinks (src/kvs/README.md, "Write buffer").
  *
+ * A fold does not stop writes: it takes the buffered changes as they are (a frozen layer) and
+ * new batches go to a fresh one; reads see the fresh layer, then the frozen one, then the engine.
+ * Only when the fresh layer passes `maxBytes` too while a fold runs does a write wait for it
+ * (memory stays bounded by about twice `maxBytes`).
+ *
  * Guarantees: a batch is durable when `batch()` resolves (its log record is committed by the
- * engine); until the fold's last batch has deleted the log, a crash leaves the log, which is
- * replayed in order when the buffer opens (a fold redone writes the same final values). One
- * process must own the engine (as for the `blocks` layout). Keys starting with four 0xFF bytes
- * are reserved for the log.
+ * engine); until the fold's last batch has deleted the log records of its layer, a crash leaves
+ * them, and the log is replayed in order when the buffer opens (a fold redone writes the same
+ * final values). One process must own the engine (as for the `blocks` layout). Keys starting with
+ * four 0xFF bytes are reserved for the log.
  */
 import {
   assertBatch,
@@ -57,12 +62,25 @@ export interface WriteBufferStats {
   readonly bufferedBytes: number;
   /** Log records not yet folded. */
   readonly logRecords: number;
+  /** Whether a fold is running (writes go on meanwhile, into a fresh layer). */
+  readonly folding: boolean;
+  /** Folds started since open, by what started them: `maxBytes` passed, idle time, or a call (`fold()`, `close()`). */
+  readonly foldsBy: { readonly size: number; readonly idle: number; readonly call: number };
   /** Folds done since open, and the seconds they took. */
   readonly folds: number;
   readonly foldSeconds: number;
 }
 
 type Change = Buffer | null;
+
+/** Buffered changes taken by a fold: written to the engine, then their log records deleted. */
+interface FrozenLayer {
+  readonly changes: Map<KeyText, Change>;
+  readonly sorted: KeyText[];
+  readonly bytes: number;
+  /** The log records of this layer are those below this sequence number. */
+  readonly upToSeq: bigint;
+}
 
 /** A {@link StorageEngine} with a write buffer in front of another; see the file comment. */
 export class WriteBuffer implements StorageEngine {
@@ -77,12 +95,18 @@ export class WriteBuffer implements StorageEngine {
   /** The buffered keys sorted, made when a scan needs them after a write. */
   #sorted: KeyText[] | undefined;
   #bytes = 0;
+  /** The changes a running fold is writing (reads consult them after `#changes`). */
+  #frozen: FrozenLayer | undefined;
+  /** The running fold. */
+  #folding: Promise<void> | undefined;
   #firstSeq: bigint;
   #nextSeq: bigint;
+  /** Serializes writes (the log's sequence) and read-modify-writes. */
   #lock: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #folds = 0;
   #foldSeconds = 0;
+  readonly #foldsBy = { size: 0, idle: 0, call: 0 };
   #closed = false;
 
   private constructor(engine: StorageEngine, o: WriteBufferOptions, firstSeq: bigint) {
@@ -130,7 +154,10 @@ export class WriteBuffer implements StorageEngine {
     try {
       assertUserKey(key);
       checkOpen(this.#closed, this.name, options);
-      const change = this.#changes.get(keyText(key));
+      const k = keyText(key);
+      // null (a deletion) in the newer layer wins: not `??`.
+      let change = this.#changes.get(k);
+      if (change === undefined) change = this.#frozen?.changes.get(k);
       if (change !== undefined) return Promise.resolve(change === null ? undefined : Buffer.from(change));
       return this.#engine.get(key, options);
     } catch (err) {
@@ -171,16 +198,26 @@ export class WriteBuffer implements StorageEngine {
   }
 
   /** Folds the buffered changes into the engine now (resolves when they are written). */
-  fold(): Promise<void> {
-    return this.#locked(() => this.#fold());
+  async fold(): Promise<void> {
+    // Writes already called land first; then every layer is folded, the running fold included.
+    await this.#locked(() => Promise.resolve());
+    while (this.#folding !== undefined) await this.#folding;
+    if (this.#nextSeq !== this.#firstSeq) await this.#startFold('call');
+  }
+
+  /** Resolves once no fold is running (the running one, if any, has ended, well or not). */
+  async settled(): Promise<void> {
+    while (this.#folding !== undefined) await this.#folding.catch(() => undefined);
   }
 
   /** Buffer and fold figures (for metrics and for waiting until a round is folded). */
   stats(): WriteBufferStats {
     return {
-      bufferedKeys: this.#changes.size,
-      bufferedBytes: this.#bytes,
+      bufferedKeys: this.#changes.size + (this.#frozen?.changes.size ?? 0),
+      bufferedBytes: this.#bytes + (this.#frozen?.bytes ?? 0),
       logRecords: Number(this.#nextSeq - this.#firstSeq),
+      folding: this.#folding !== undefined,
+      foldsBy: { ...this.#foldsBy },
       folds: this.#folds,
       foldSeconds: this.#foldSeconds,
     };
@@ -190,7 +227,7 @@ export class WriteBuffer implements StorageEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    await this.#locked(() => this.#fold()).catch((err) => this.#onError?.(err));
+    await this.fold().catch((err) => this.#onError?.(err));
     this.#closed = true;
     if (this.#closeEngine) await this.#engine.close();
   }
@@ -210,8 +247,11 @@ export class WriteBuffer implements StorageEngine {
     await this.#engine.put(logKey(seq), record, options);
     this.#nextSeq = seq + 1n;
     this.#applyRecord(changes);
-    if (this.#bytes > this.#maxBytes) await this.#fold();
-    else this.#schedule();
+    if (this.#bytes > this.#maxBytes) {
+      // Both layers full: this write waits for the running fold (bounded memory).
+      if (this.#folding !== undefined) await this.#folding.catch(() => undefined);
+      this.#startFold('size').catch((err) => this.#onError?.(err));
+    } else this.#schedule();
   }
 
   #applyRecord(ops: readonly DecodedOp[]): void {
@@ -232,37 +272,76 @@ export class WriteBuffer implements StorageEngine {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;
-      this.fold().catch((err) => this.#onError?.(err));
+      this.#startFold('idle').catch((err) => this.#onError?.(err));
     }, this.#idleFoldMs);
     this.#timer.unref();
   }
 
   /**
-   * Writes the buffered changes in key order, then deletes their log records (under the lock). The
-   * changes go in engine batches of {@link FOLD_CHUNK} keys with a turn of the event loop between
-   * them, so that a long fold does not stall the process's I/O (health checks, the bus); the log
-   * records go with the last batch. A crash midway leaves the log, and its replay writes the same
-   * final values again.
+   * Freezes the buffered changes and writes them to the engine in the background; resolves when
+   * they are written (the running fold when there is one). New writes go to a fresh layer meanwhile.
    */
-  async #fold(): Promise<void> {
-    if (this.#closed) throw closedError(this.name);
+  #startFold(trigger: 'size' | 'idle' | 'call'): Promise<void> {
+    if (this.#folding !== undefined) return this.#folding;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#nextSeq === this.#firstSeq) return;
+    if (this.#closed) return Promise.reject(closedError(this.name));
+    if (this.#nextSeq === this.#firstSeq) return Promise.resolve();
+    this.#foldsBy[trigger] += 1;
+    const layer: FrozenLayer = {
+      changes: this.#changes,
+      sorted: this.#sortedKeys(),
+      bytes: this.#bytes,
+      upToSeq: this.#nextSeq,
+    };
+    this.#frozen = layer;
+    this.#changes = new Map();
+    this.#sorted = undefined;
+    this.#bytes = 0;
+    const run = this.#fold(layer).then(
+      () => {
+        this.#frozen = undefined;
+        this.#folding = undefined;
+      },
+      (err: unknown) => {
+        // Not folded: its changes go back under the newer ones, its log records stay.
+        for (const [k, change] of layer.changes) {
+          if (this.#changes.has(k)) continue;
+          this.#changes.set(k, change);
+          this.#bytes += k.length + (change?.length ?? 0);
+        }
+        this.#sorted = undefined;
+        this.#frozen = undefined;
+        this.#folding = undefined;
+        throw err;
+      },
+    );
+    this.#folding = run;
+    return run;
+  }
+
+  /**
+   * Writes a frozen layer in key order, then deletes its log records. The changes go in engine
+   * batches of {@link FOLD_CHUNK} keys with a turn of the event loop between them, so that a long
+   * fold does not stall the process's I/O (health checks, the bus) nor its writes; the log records
+   * go with the last batch. A crash midway leaves the log, and its replay writes the same final
+   * values again.
+   */
+  async #fold(layer: FrozenLayer): Promise<void> {
     const started = performance.now();
-    const keys = this.#sortedKeys();
+    const keys = layer.sorted;
     for (let from = 0; from < keys.length || from === 0; from += FOLD_CHUNK) {
       const to = Math.min(keys.length, from + FOLD_CHUNK);
       const ops: BatchOp[] = [];
       for (let i = from; i < to; i++) {
         const k = keys[i]!;
-        const value = this.#changes.get(k)!;
+        const value = layer.changes.get(k)!;
         ops.push(
           value === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value },
         );
       }
       if (to >= keys.length) {
-        for (let seq = this.#firstSeq; seq < this.#nextSeq; seq++)
+        for (let seq = this.#firstSeq; seq < layer.upToSeq; seq++)
           ops.push({ type: 'delete', key: logKey(seq) });
         await this.#engine.batch(ops);
         break;
@@ -271,10 +350,7 @@ export class WriteBuffer implements StorageEngine {
       await new Promise((resolve) => setImmediate(resolve));
       if (this.#closed) throw closedError(this.name);
     }
-    this.#changes = new Map();
-    this.#sorted = undefined;
-    this.#bytes = 0;
-    this.#firstSeq = this.#nextSeq;
+    this.#firstSeq = layer.upToSeq;
     this.#folds += 1;
     this.#foldSeconds += (performance.now() - started) / 1000;
   }
@@ -295,14 +371,15 @@ export class WriteBuffer implements StorageEngine {
     let end = scan.end === undefined ? RESERVED_TEXT : keyText(scan.end);
     if (end > RESERVED_TEXT) end = RESERVED_TEXT;
     if (start !== undefined && start >= end) return;
-    // The buffered keys of the range, with their changes as they are now.
-    const sorted = this.#sortedKeys();
-    let from = start === undefined ? 0 : lowerBound(sorted, start);
-    let to = lowerBound(sorted, end);
-    const mine: [KeyText, Change][] = [];
-    for (; from < to; from++) mine.push([sorted[from]!, this.#changes.get(sorted[from]!)!]);
+    // The buffered keys of the range, with their changes as they are now (the newer layer wins).
+    const mine =
+      this.#frozen === undefined
+        ? rangeOf(this.#sortedKeys(), this.#changes, start, end)
+        : mergeLayers(
+            rangeOf(this.#sortedKeys(), this.#changes, start, end),
+            rangeOf(this.#frozen.sorted, this.#frozen.changes, start, end),
+          );
     if (scan.reverse) mine.reverse();
-    to = 0;
     let remaining = scan.limit;
     const engineRange: ScanRange = {
       ...(scan.start && { start: scan.start }),
@@ -435,6 +512,36 @@ function decodeRecord(record: Buffer): DecodedOp[] {
   }
   if (at !== record.length) throw bad();
   return ops;
+}
+
+/** The changes of `[start, end)` in key order. */
+function rangeOf(
+  sorted: readonly KeyText[],
+  changes: ReadonlyMap<KeyText, Change>,
+  start: KeyText | undefined,
+  end: KeyText,
+): [KeyText, Change][] {
+  const out: [KeyText, Change][] = [];
+  const to = lowerBound(sorted, end);
+  for (let i = start === undefined ? 0 : lowerBound(sorted, start); i < to; i++)
+    out.push([sorted[i]!, changes.get(sorted[i]!)!]);
+  return out;
+}
+
+/** Two key-ordered change lists as one; on equal keys `newer` wins. */
+function mergeLayers(newer: [KeyText, Change][], older: [KeyText, Change][]): [KeyText, Change][] {
+  const out: [KeyText, Change][] = [];
+  let a = 0;
+  let b = 0;
+  while (a < newer.length || b < older.length) {
+    if (b >= older.length || (a < newer.length && newer[a]![0] < older[b]![0])) out.push(newer[a++]!);
+    else if (a >= newer.length || older[b]![0] < newer[a]![0]) out.push(older[b++]!);
+    else {
+      out.push(newer[a++]!);
+      b++;
+    }
+  }
+  return out;
 }
 
 function lowerBound(sorted: readonly KeyText[], key: KeyText): number {

@@ -75,12 +75,15 @@ describe('write buffer', () => {
     const big = [];
     for (let m = 0; m < 40; m++) big.push({ type: 'put' as const, key: k(m, 2), value: v(m) });
     await s.buffer.batch(big);
-    assert.equal(s.buffer.stats().folds, 1, 'over maxBytes: folded before batch() resolved');
+    assert.equal(s.buffer.stats().folding, true, 'over maxBytes: a fold started');
+    await s.buffer.settled();
+    assert.equal(s.buffer.stats().folds, 1);
     assert.equal(s.buffer.stats().bufferedKeys, 0);
     await s.buffer.put(k(2, 3), v(3));
     await sleep(300);
     assert.equal(s.buffer.stats().folds, 2, 'folded after 50 ms without writes');
     await s.buffer.put(k(3, 3), v(4));
+    assert.deepEqual(s.buffer.stats().foldsBy, { size: 1, idle: 1, call: 0 });
     await s.buffer.close();
     const again = await openStack(path);
     assert.equal(again.buffer.stats().logRecords, 0, 'close folded the rest');
@@ -98,5 +101,35 @@ describe('write buffer', () => {
     await s.buffer.put(Buffer.from([0xff, 0xff, 0xff, 0xfe]), v(1));
     assert.equal((await all(s.buffer)).length, 1);
     await s.buffer.close();
+  });
+
+  it('takes writes, deletions and reads while a fold runs, and a crash then loses nothing', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const s = await openStack(path, { maxBytes: 1 << 30, idleFoldMs: 0 });
+    const first = [];
+    for (let m = 0; m < 30_000; m++) first.push({ type: 'put' as const, key: k(m, 1), value: v(m) });
+    await s.buffer.batch(first);
+    const fold = s.buffer.fold();
+    while (!s.buffer.stats().folding) await new Promise((r) => setImmediate(r));
+    // While the 30,000 keys are being folded (eight engine batches): overwrite, delete, add.
+    await s.buffer.put(k(5, 1), v(9999));
+    assert.equal(await s.buffer.delete(k(6, 1)), true);
+    await s.buffer.put(k(7, 2), v(7));
+    assert.deepEqual(await s.buffer.get(k(5, 1)), v(9999), 'the newer layer wins');
+    assert.equal(await s.buffer.get(k(6, 1)), undefined, 'a deletion in the newer layer hides the older');
+    assert.deepEqual(await s.buffer.get(k(8, 1)), v(8), 'the frozen layer is read');
+    const scanned = await all(s.buffer);
+    assert.equal(scanned.length, 30_000, '30,000 - 1 deleted + 1 added');
+    await fold;
+    assert.equal(s.buffer.stats().bufferedKeys, 3, 'the writes made during the fold stay buffered');
+    assert.deepEqual(await s.secure.get(k(6, 1)), v(6), 'the engine has the folded layer only');
+    // A crash now (no close): the log holds the three later writes, replayed on open.
+    const again = await openStack(path);
+    assert.deepEqual(await again.buffer.get(k(5, 1)), v(9999));
+    assert.equal(await again.buffer.get(k(6, 1)), undefined);
+    assert.deepEqual(await again.buffer.get(k(7, 2)), v(7));
+    assert.equal((await all(again.buffer)).length, 30_000);
+    await again.buffer.close();
   });
 });
