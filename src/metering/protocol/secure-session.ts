@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { CounterWindow } from './counter-window.ts';
+import { type CounterVerdict, windowBytes, windowCheck, windowCommit } from './counter-window.ts';
 import { MeteringError } from './errors.ts';
+import { SlotSlab } from './session-slab.ts';
 import { checkMessage, DATA_HEADER_LENGTH, malformed, TAG_LENGTH, writeMessageHead } from './wire.ts';
 
 /** When sessions end. The meter renews at these limits; the MDC refuses past them. */
@@ -49,9 +50,32 @@ export function parseDataHeader(bytes: Uint8Array, direction: Direction): DataHe
   return { direction, meterId, sessionId: b.subarray(6, 14).toString('hex'), counter: capped };
 }
 
+/** Slabs by slot size (the window size sets it): 64 key bytes, then the replay bitmap. */
+const SLABS = new Map<number, SlotSlab>();
+const KEYS = 64;
+
+function slabFor(window: number): SlotSlab {
+  const bytes = KEYS + windowBytes(window);
+  let slab = SLABS.get(bytes);
+  if (slab === undefined) {
+    slab = new SlotSlab(bytes);
+    SLABS.set(bytes, slab);
+  }
+  return slab;
+}
+
+/** Sessions alive in this process (their key slots not yet zeroed by {@link SecureSession.destroy}). */
+export function liveSessionSlots(): number {
+  let n = 0;
+  for (const slab of SLABS.values()) n += slab.live;
+  return n;
+}
+
 /**
- * One established session, one side. Holds both direction keys in private fields; seals with one
- * direction and opens the other. AES-256-GCM, nonce = direction prefix ‖ counter, AAD = header.
+ * One established session, one side. Seals with one direction's key and opens the other's;
+ * AES-256-GCM, nonce = direction prefix ‖ counter, AAD = header. Both keys and the replay bitmap
+ * live in a slot of a shared slab (session-slab.ts), not in objects of their own: the MDC holds a
+ * million of these.
  */
 export class SecureSession {
   readonly meterId: string;
@@ -59,9 +83,10 @@ export class SecureSession {
   readonly establishedAt: number;
   readonly #limits: SessionLimits;
   readonly #sendDirection: Direction;
-  readonly #sendKey: Buffer;
-  readonly #receiveKey: Buffer;
-  readonly #window: CounterWindow;
+  readonly #slab: SlotSlab;
+  /** Slot in `#slab` (send key, receive key, bitmap); -1 once destroyed. */
+  #slot: number;
+  #highest = 0;
   #sent = 0;
 
   constructor(o: {
@@ -72,14 +97,19 @@ export class SecureSession {
     side: 'meter' | 'mdc';
     limits: SessionLimits;
   }) {
+    if (o.keys.up.length !== 32 || o.keys.down.length !== 32)
+      throw new TypeError('session keys are 32 bytes');
     this.meterId = o.meterId;
     this.sessionId = o.sessionId;
     this.establishedAt = o.establishedAt;
     this.#limits = o.limits;
     this.#sendDirection = o.side === 'meter' ? 'dataUp' : 'dataDown';
-    this.#sendKey = ownCopy(o.side === 'meter' ? o.keys.up : o.keys.down);
-    this.#receiveKey = ownCopy(o.side === 'meter' ? o.keys.down : o.keys.up);
-    this.#window = new CounterWindow(o.limits.window);
+    this.#slab = slabFor(o.limits.window);
+    this.#slot = this.#slab.alloc();
+    const slab = this.#slab.slab(this.#slot);
+    const at = this.#slab.offset(this.#slot);
+    slab.set(o.side === 'meter' ? o.keys.up : o.keys.down, at);
+    slab.set(o.side === 'meter' ? o.keys.down : o.keys.up, at + 32);
     o.keys.up.fill(0);
     o.keys.down.fill(0);
   }
@@ -98,8 +128,9 @@ export class SecureSession {
   seal(plaintext: Uint8Array): Uint8Array {
     if (this.#sent >= this.#limits.maxMessages)
       this.#expired('messages', this.#sent + 1, this.#limits.maxMessages);
+    const key = this.#key(0);
     this.#sent += 1;
-    return sealData(this.#sendDirection, this.#sendKey, this.meterId, this.sessionId, this.#sent, plaintext);
+    return sealData(this.#sendDirection, key, this.meterId, this.sessionId, this.#sent, plaintext);
   }
 
   /**
@@ -110,12 +141,13 @@ export class SecureSession {
     if (now - this.establishedAt > this.#limits.acceptForMs) {
       this.#expired('age-ms', now - this.establishedAt, this.#limits.acceptForMs);
     }
-    const verdict = this.#window.check(header.counter);
+    const key = this.#key(32);
+    const verdict = this.#check(header.counter);
     if (verdict !== 'fresh') this.#refuseCounter(verdict, header.counter);
-    const plaintext = this.#decrypt(bytes, header);
+    const plaintext = openData(bytes, header, key);
     if (header.counter > this.#limits.maxMessages)
       this.#expired('messages', header.counter, this.#limits.maxMessages);
-    if (options.commit !== false) this.#window.commit(header.counter);
+    if (options.commit !== false) this.#commit(header.counter);
     return plaintext;
   }
 
@@ -124,17 +156,44 @@ export class SecureSession {
    * counters only after the readings are stored, so a failed store can be retried).
    */
   commitCounter(counter: number): void {
-    if (this.#window.check(counter) === 'fresh') this.#window.commit(counter);
+    // A session replaced (and destroyed) since the envelope was opened has nothing to record.
+    if (this.#slot >= 0 && this.#check(counter) === 'fresh') this.#commit(counter);
   }
 
-  /** Zeroes the keys. */
+  /** Zeroes the keys and the window and gives their slot back; the session then refuses to seal or open. */
   destroy(): void {
-    this.#sendKey.fill(0);
-    this.#receiveKey.fill(0);
+    if (this.#slot < 0) return;
+    this.#slab.free(this.#slot);
+    this.#slot = -1;
   }
 
-  #decrypt(bytes: Uint8Array, header: DataHeader): Uint8Array {
-    return openData(bytes, header, this.#receiveKey);
+  /** A view of the send (0) or receive (32) key; `ERR_SESSION_UNKNOWN` once destroyed. */
+  #key(at: 0 | 32): Buffer {
+    if (this.#slot < 0) {
+      throw new MeteringError('ERR_SESSION_UNKNOWN', `session ${this.sessionId} was closed`, {
+        check: 'session',
+        value: this.sessionId,
+        expected: 'an open session',
+      });
+    }
+    return this.#slab.view(this.#slot, at, 32);
+  }
+
+  #check(counter: number): CounterVerdict {
+    const { window } = this.#limits;
+    return windowCheck(
+      this.#slab.slab(this.#slot),
+      this.#slab.offset(this.#slot) + KEYS,
+      window,
+      this.#highest,
+      counter,
+    );
+  }
+
+  #commit(counter: number): void {
+    const { window } = this.#limits;
+    const bits = this.#slab.slab(this.#slot);
+    this.#highest = windowCommit(bits, this.#slab.offset(this.#slot) + KEYS, window, this.#highest, counter);
   }
 
   #refuseCounter(verdict: 'replayed' | 'reordered', counter: number): never {
@@ -142,7 +201,7 @@ export class SecureSession {
     const expected =
       verdict === 'replayed'
         ? 'a counter not yet accepted'
-        : `a counter above ${this.#window.highest - this.#limits.window} (window ${this.#limits.window})`;
+        : `a counter above ${this.#highest - this.#limits.window} (window ${this.#limits.window})`;
     throw new MeteringError(code, `envelope counter ${counter} is ${verdict}: expected ${expected}`, {
       check: 'counter',
       value: String(counter),
@@ -205,17 +264,6 @@ export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array)
       cause,
     );
   }
-}
-
-/**
- * A copy in its own memory. `Buffer.from` slices small copies out of a shared 8 KiB pool, and one
- * long-lived slice keeps its whole pool chunk alive, with the short-lived buffers around it: for a
- * session kept for hours, among thousands made per second, that pinned about 1.9 KB per session.
- */
-function ownCopy(bytes: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafeSlow(bytes.length);
-  out.set(bytes);
-  return out;
 }
 
 function nonce(direction: Direction, counter: number): Buffer {
