@@ -45,11 +45,8 @@ const sessions = await rig.fleet.handshake({
 const handshakeSeconds = (performance.now() - th) / 1000;
 const now = Math.floor(Date.now() / INTERVAL) * INTERVAL;
 
-const measure = async (intervalEnd: number, before: number) => {
-  const round = await rig.fleet.round(intervalEnd, { deadlineMs: 300_000, resendAfterMs: 60_000 });
-  progress(`round: ${round.stored} receipts in ${round.seconds.toFixed(2)} s; waiting for the MDC's fold`);
-  // The MDC logs a round's readings and folds them into the reading table once the round pauses
-  // (src/kvs/write-buffer.ts): wait for that, as the next round would 15 minutes later.
+/** Waits until the MDCs have folded their write buffers (the sessions, a round); returns seconds. */
+const waitForFold = async (): Promise<number> => {
   const tf = performance.now();
   for (;;) {
     let buffered = 0;
@@ -57,13 +54,46 @@ const measure = async (intervalEnd: number, before: number) => {
     if (buffered === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const foldSeconds = (performance.now() - tf) / 1000;
+  return (performance.now() - tf) / 1000;
+};
+// The sessions the handshakes persisted are folded before the first round, as they would be
+// long before a real round.
+const sessionFoldSeconds = await waitForFold();
+progress(`sessions folded in ${sessionFoldSeconds.toFixed(1)} s`);
+
+/** Folds started so far in all MDCs, by trigger. */
+const foldsBy = async () => {
+  const sum = { size: 0, idle: 0, call: 0 };
+  for (const child of rig.mdcChildren) {
+    const f = (await child.health()).foldsBy;
+    sum.size += f.size;
+    sum.idle += f.idle;
+    sum.call += f.call;
+  }
+  return sum;
+};
+
+const measure = async (intervalEnd: number, before: number) => {
+  const foldsBefore = await foldsBy();
+  const round = await rig.fleet.round(intervalEnd, { deadlineMs: 300_000, resendAfterMs: 60_000 });
+  const foldsAfter = await foldsBy();
+  // Folds that started during the round (each rewrites the blocks of every meter it holds).
+  const foldsDuringRound = {
+    size: foldsAfter.size - foldsBefore.size,
+    idle: foldsAfter.idle - foldsBefore.idle,
+    call: foldsAfter.call - foldsBefore.call,
+  };
+  progress(`round: ${round.stored} receipts in ${round.seconds.toFixed(2)} s; waiting for the MDC's fold`);
+  // The MDC logs a round's readings and folds them into the reading table once the round pauses
+  // (src/kvs/write-buffer.ts): wait for that, as the next round would 15 minutes later.
+  const foldSeconds = await waitForFold();
   let readings = 0;
   for (const child of rig.mdcChildren) readings += (await child.stats()).readings;
   const stats = { readings };
   const stored = stats.readings - before;
   return {
     seconds: Number(round.seconds.toFixed(2)),
+    foldsDuringRound,
     // From the round's last receipt until the MDC had folded it into the reading table.
     foldSeconds: Number(foldSeconds.toFixed(2)),
     reportsPerSecond: Math.round(round.stored / round.seconds),
@@ -93,6 +123,7 @@ const result = {
   handshakesPerSecond: Math.round(sessions / handshakeSeconds),
   seconds: secure.seconds,
   foldSeconds: secure.foldSeconds,
+  foldsDuringRound: secure.foldsDuringRound,
   reportsPerSecond: secure.reportsPerSecond,
   stored: secure.stored,
   lost: secure.lost,
@@ -104,6 +135,7 @@ const result = {
   withoutEnvelope: {
     seconds: clear.seconds,
     foldSeconds: clear.foldSeconds,
+    foldsDuringRound: clear.foldsDuringRound,
     reportsPerSecond: clear.reportsPerSecond,
     stored: clear.stored,
     lost: clear.lost,

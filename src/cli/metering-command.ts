@@ -318,6 +318,10 @@ MDC its identity and the registry digest through the CAS:
         'LMDB page encryption under the sealed blocks (default: as the existing store was created; off for a new one, see docs/metering.md "Storage")',
       )
       .option(
+        '--write-buffer-mib <n>',
+        'buffered writes (MiB) that force a fold before a round pauses (default: a whole round, 1.5 KiB per provisioned meter, from 128 MiB to a quarter of the memory)',
+      )
+      .option(
         '--insecure-plaintext-bench',
         'also accept reports in clear: ONLY to measure the envelope cost (bench/ingest.ts)',
       ),
@@ -329,11 +333,16 @@ MDC its identity and the registry digest through the CAS:
         bind: string;
         http: string;
         pageEncryption?: string;
+        writeBufferMib?: string;
         insecurePlaintextBench?: boolean;
       },
     ) => {
       const http = hostPort(f.http, '--http');
       const pageEncryption = onOff(f.pageEncryption, '--page-encryption');
+      const bufferMib =
+        f.writeBufferMib === undefined
+          ? undefined
+          : intArg(f.writeBufferMib, '--write-buffer-mib', 1, 1 << 20);
       const log = jsonLogger(run.io, 'mdc');
       const mdc = await runAttestedMdc({
         ...(await attestFlags(f)),
@@ -344,6 +353,7 @@ MDC its identity and the registry digest through the CAS:
         httpPort: http.port,
         ...(f.insecurePlaintextBench ? { allowPlaintext: true } : {}),
         ...(pageEncryption !== undefined && { pageEncryption }),
+        ...(bufferMib !== undefined && { writeBufferBytes: bufferMib * 1024 * 1024 }),
         log: (level, msg, fields) => (msg === 'batch handled' ? undefined : log(level, msg, fields)),
       }).catch((err) => {
         throw new CommandFailure(`the MDC could not start: ${(err as Error).message}`);

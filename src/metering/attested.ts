@@ -117,6 +117,8 @@ export interface RunMdcOptions extends AttestOptions {
   readonly allowPlaintext?: boolean;
   /** LMDB page encryption under the sealed blocks (see `MdcServiceOptions.pageEncryption`). */
   readonly pageEncryption?: boolean;
+  /** Write-buffer limit in bytes (see `MdcServiceOptions.writeBufferBytes`). */
+  readonly writeBufferBytes?: number;
 }
 
 /** A running attested MDC. */
@@ -166,6 +168,7 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
       dataDir: o.dataDir,
       storageKey,
       ...(o.pageEncryption !== undefined && { pageEncryption: o.pageEncryption }),
+      ...(o.writeBufferBytes !== undefined && { writeBufferBytes: o.writeBufferBytes }),
       transport: p.transport,
       identity,
       busIdentity: p.identity,

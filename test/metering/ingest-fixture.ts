@@ -37,7 +37,11 @@ export interface MdcChild {
     writeBuffer: { bufferedKeys: number; folds: number; foldSeconds: number };
   }>;
   /** GET /healthz: the write buffer's keys not yet folded among others (cheap: no table count). */
-  health(): Promise<{ bufferedKeys: number; readingsStored: number }>;
+  health(): Promise<{
+    bufferedKeys: number;
+    readingsStored: number;
+    foldsBy: { size: number; idle: number; call: number };
+  }>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 

@@ -22,8 +22,21 @@ describe('ingestion end to end', () => {
   });
 
   it('establishes a session per meter, and the MDC persists them', async () => {
-    const n = await rig.fleet.handshake();
+    // A window of 7 handshakes in flight over 60 meters: new ones start as others finish.
+    const progress: number[] = [];
+    const n = await rig.fleet.handshake({
+      concurrency: 7,
+      onProgress: (done, total) => {
+        assert.equal(total, 60);
+        progress.push(done);
+      },
+    });
     assert.equal(n, 60);
+    assert.deepEqual(
+      progress,
+      Array.from({ length: 60 }, (_, i) => i + 1),
+      'each meter reported once, in order',
+    );
     assert.equal(rig.mdc.mdc.ingest.sessionCount, 60);
   });
 

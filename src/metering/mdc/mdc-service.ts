@@ -5,7 +5,9 @@
  * `/v1/bus` (its bus endpoint and CURVE key, for aggregators to pin) and `/v1/readings` (a meter's
  * stored readings with their INMETRO proofs, for auditors holding the audit token).
  */
+
 import { createHash, type KeyObject, timingSafeEqual } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BusIdentity, RouterSocket, Transport } from '../../bus/index.ts';
 import {
@@ -51,6 +53,11 @@ export interface MdcServiceOptions extends Omit<MdcIngestOptions, 'store'> {
    * envelope headers; on, ingestion costs about twice as much (docs/metering.md, "Storage").
    */
   readonly pageEncryption?: boolean;
+  /**
+   * Buffered bytes that force a fold before the round pauses (default
+   * {@link mdcWriteBufferBytes} of the registry's meter count: a whole round).
+   */
+  readonly writeBufferBytes?: number;
   readonly transport: Transport;
   readonly identity: KeyObject;
   readonly busIdentity: BusIdentity;
@@ -94,9 +101,14 @@ function deriveKeys(storageKey: Uint8Array): { page: Buffer; value: Buffer } {
 export async function openMdcDatabase(
   dataDir: string,
   storageKey: Uint8Array,
-  pageEncryption?: boolean,
-  onStoreError?: (err: unknown) => void,
+  o: {
+    readonly pageEncryption?: boolean | undefined;
+    readonly onStoreError?: ((err: unknown) => void) | undefined;
+    /** Buffered bytes that force a fold (default {@link MDC_WRITE_BUFFER_BYTES}). */
+    readonly writeBufferBytes?: number | undefined;
+  } = {},
 ): Promise<{ db: Database; engine: WriteBuffer }> {
+  const { pageEncryption, onStoreError } = o;
   const keys = deriveKeys(storageKey);
   const path = join(dataDir, 'db');
   const pages = pageEncryption ?? (await lmdbPagesEncrypted(path)) ?? false;
@@ -108,8 +120,8 @@ export async function openMdcDatabase(
   // A round writes one reading per meter, each meter's rows elsewhere in the table: logged in
   // batches and folded in key order once the round pauses (src/kvs/write-buffer.ts).
   const engine = await createWriteBuffer(secure, {
-    maxBytes: MDC_WRITE_BUFFER_BYTES,
-    idleFoldMs: 1000,
+    maxBytes: o.writeBufferBytes ?? MDC_WRITE_BUFFER_BYTES,
+    idleFoldMs: MDC_IDLE_FOLD_MS,
     ...(onStoreError && { onError: onStoreError }),
   });
   keys.page.fill(0);
@@ -125,12 +137,37 @@ export async function openMdcDatabase(
  */
 export const MDC_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
 
-/** Buffered writes the MDC folds into its tables at the latest (about 120,000 readings). */
+/**
+ * The MDC folds its buffer after this long without a write: the round has paused. Not 1 s: a
+ * saturated MDC handling large batches (a million meters' round) can take over a second between
+ * two writes, and a fold started mid-round rewrites blocks the rest of the round will touch again.
+ */
+export const MDC_IDLE_FOLD_MS = 5000;
+
+/** Buffered writes the MDC folds into its tables at the latest, at least (about 120,000 readings). */
 export const MDC_WRITE_BUFFER_BYTES = 128 * 1024 * 1024;
+
+/** Buffered bytes per reading of a round (its row, its share of the Merkle batch; measured ~1.1 KB). */
+const BUFFER_BYTES_PER_METER = 1536;
+
+/**
+ * The MDC's default write-buffer limit for `meters` provisioned meters: a whole round, so that the
+ * round is folded once, after it, rather than every ~120,000 readings (each fold rewrites the blocks
+ * of every meter it holds: at a million meters, nearly all blocks, several times a round). At least
+ * {@link MDC_WRITE_BUFFER_BYTES}; at most a quarter of the machine's memory.
+ */
+export function mdcWriteBufferBytes(meters: number, totalMemory: number = totalmem()): number {
+  const ceiling = Math.max(MDC_WRITE_BUFFER_BYTES, Math.floor(totalMemory / 4));
+  return Math.min(ceiling, Math.max(MDC_WRITE_BUFFER_BYTES, meters * BUFFER_BYTES_PER_METER));
+}
 
 /** Starts the MDC (see the module comment). */
 export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
-  const { db, engine } = await openMdcDatabase(o.dataDir, o.storageKey, o.pageEncryption, o.onError);
+  const { db, engine } = await openMdcDatabase(o.dataDir, o.storageKey, {
+    pageEncryption: o.pageEncryption,
+    onStoreError: o.onError,
+    writeBufferBytes: o.writeBufferBytes ?? mdcWriteBufferBytes(o.registry.count),
+  });
   const store = await ReadingStore.open(db);
   const ingest = new MdcIngest({ ...o, store });
   const restoredSessions = await ingest.restoreSessions();
@@ -221,6 +258,8 @@ export async function startMdc(o: MdcServiceOptions): Promise<MdcService> {
     readingsStored: ingest.counters.stored,
     // Readings acknowledged and logged, not yet folded into the reading table (src/kvs/write-buffer.ts).
     bufferedKeys: engine.stats().bufferedKeys,
+    // Folds started, by trigger (size limit, idle pause, call).
+    foldsBy: engine.stats().foldsBy,
   }));
   metricsRoute(api, m);
   api.get('/v1/bus', () => ({

@@ -208,50 +208,80 @@ export class MeterFleet {
   }
 
   /**
-   * Runs handshakes for every meter without a session, `concurrency` at a time; resolves with how
-   * many sessions were established. Meters that fail are retried once.
+   * Runs handshakes for every meter without a session, at most `concurrency` in flight; resolves
+   * with how many sessions were established. Meters that fail are retried once.
+   *
+   * A sliding window, not rounds of `concurrency` with a barrier: new hellos go out in groups as
+   * handshakes finish, so that the simulator's signing and the MDC's verifying overlap instead of
+   * taking turns.
    */
   async handshake(
     o: { concurrency?: number; timeoutMs?: number; onProgress?: (done: number, total: number) => void } = {},
   ): Promise<number> {
     const todo: number[] = [];
     for (let i = 0; i < this.count; i++) if (this.#hasSession[i] === 0) todo.push(i);
-    const concurrency = o.concurrency ?? 2000;
+    const concurrency = Math.max(1, o.concurrency ?? 2000);
     const timeoutMs = o.timeoutMs ?? 30_000;
+    const total = todo.length;
     let done = 0;
     let established = 0;
-    for (let attempt = 0; attempt < 2 && todo.length > 0; attempt++) {
+    let pending = todo;
+    for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
       const failed: number[] = [];
-      for (let start = 0; start < todo.length; start += concurrency) {
-        const chunk = todo.slice(start, start + concurrency);
-        const outcomes = chunk.map(
-          (i) =>
-            new Promise<boolean>((resolve) => {
-              this.#handshakeWaiters.set(i, resolve);
-            }),
-        );
-        const byLink = new Map<Link, Uint8Array[]>();
-        for (const i of chunk) {
-          const link = this.#linkOf(i);
-          pushTo(byLink, link, this.#startHandshake(i));
+      await this.#handshakeWindow(pending, concurrency, timeoutMs, (i, ok) => {
+        if (ok) established++;
+        else failed.push(i);
+        // A retried meter counts once, when its first attempt ends.
+        if (attempt === 0) {
+          done++;
+          o.onProgress?.(done, total);
         }
-        for (const [link, list] of byLink) await link.send(list);
-        const timer = setTimeout(() => {
-          for (const i of chunk) this.#handshakeDone(i, false);
-        }, timeoutMs);
-        const results = await Promise.all(outcomes);
-        clearTimeout(timer);
-        results.forEach((ok, k) => {
-          if (ok) established++;
-          else failed.push(chunk[k]!);
-        });
-        done += chunk.length;
-        o.onProgress?.(Math.min(done, todo.length), todo.length);
-      }
-      todo.length = 0;
-      todo.push(...failed);
+      });
+      pending = failed;
     }
     return established;
+  }
+
+  /** Handshakes of `meters`, at most `concurrency` in flight, started in groups of up to 500. */
+  #handshakeWindow(
+    meters: readonly number[],
+    concurrency: number,
+    timeoutMs: number,
+    ended: (meter: number, ok: boolean) => void,
+  ): Promise<void> {
+    const group = Math.max(1, Math.min(500, Math.ceil(concurrency / 10)));
+    let next = 0;
+    let inFlight = 0;
+    return new Promise<void>((resolve) => {
+      const pump = (): void => {
+        while (next < meters.length && (inFlight === 0 || inFlight + group <= concurrency)) {
+          const chunk = meters.slice(next, next + group);
+          next += chunk.length;
+          inFlight += chunk.length;
+          let left = chunk.length;
+          const timer = setTimeout(() => {
+            for (const i of chunk) this.#handshakeDone(i, false);
+          }, timeoutMs);
+          const byLink = new Map<Link, number[]>();
+          for (const i of chunk) {
+            this.#handshakeWaiters.set(i, (ok) => {
+              inFlight--;
+              if (--left === 0) clearTimeout(timer);
+              ended(i, ok);
+              pump();
+            });
+            pushTo(byLink, this.#linkOf(i), i);
+          }
+          for (const [link, list] of byLink) {
+            link.send(list.map((i) => this.#startHandshake(i))).catch(() => {
+              for (const i of list) this.#handshakeDone(i, false);
+            });
+          }
+        }
+        if (next >= meters.length && inFlight === 0) resolve();
+      };
+      pump();
+    });
   }
 
   /**
