@@ -1,10 +1,11 @@
 // CascaDB against SQLite (better-sqlite3) and the local PostgreSQL, same schema, data and queries:
 // batched inserts per second, primary-key point selects per second, and a primary-key prefix scan
 // of one meter's month (2,880 rows) in rows per second. Prints JSON with the ratios.
-// CascaDB runs as the goal defines it (LMDB + secure store, AES-256-GCM blocks), and, to show
-// where its time goes, with its block cache off (every block read is decrypted and authenticated
-// again), with LMDB page encryption on as well (as `securecloud sql serve` runs it), and without
-// the secure store. Commits are durable on every system: LMDB synced (overlappingSync off),
+// CascaDB runs as the goal defines it (LMDB + secure store, AES-256-GCM blocks; one writer, so
+// commits block: see LmdbEngineOptions.blockingCommits), and, to show where its time goes, with
+// commits on lmdb's write thread, with its block cache off (every block read is decrypted and
+// authenticated again), with LMDB page encryption on as well (as `securecloud sql serve` runs it),
+// and without the secure store. Commits are durable on every system: LMDB synced (overlappingSync off),
 // SQLite WAL + synchronous=FULL, PostgreSQL's default synchronous_commit.
 // Usage: npm run bench -- cascadb [--meters N] [--batch B] [--points P] [--scans S] [--pg URL]
 //        [--block-bytes N] [--cache-bytes N] [--rounds R]
@@ -84,12 +85,19 @@ interface Target {
 
 const isoTs = (us: number) => new Date(us / 1000).toISOString().replace('T', ' ').replace('Z', '');
 
-type CascadbMode = 'secure' | 'secure-no-cache' | 'secure-page-encryption' | 'plain';
+type CascadbMode = 'secure' | 'secure-async-commits' | 'secure-no-cache' | 'secure-page-encryption' | 'plain';
 
 async function cascadb(dir: string, mode: CascadbMode = 'secure'): Promise<Target> {
   const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
   const pages = mode === 'secure-page-encryption';
-  const lmdb = await createLmdbEngine({ path: dir, ...(pages && { encryptionKey: randomBytes(32) }) });
+  // One writer waiting for each commit: commits on this thread (see LmdbEngineOptions), except in
+  // the variant that shows what lmdb's own write thread costs.
+  const blockingCommits = mode !== 'secure-async-commits' && !pages;
+  const lmdb = await createLmdbEngine({
+    path: dir,
+    blockingCommits,
+    ...(pages && { encryptionKey: randomBytes(32) }),
+  });
   const cacheBytes = mode === 'secure-no-cache' ? 0 : CACHE_BYTES;
   const engine: StorageEngine =
     mode === 'plain'
@@ -105,7 +113,7 @@ async function cascadb(dir: string, mode: CascadbMode = 'secure'): Promise<Targe
     name:
       mode === 'plain'
         ? 'cascadb (lmdb, no encryption: for the breakdown only)'
-        : `cascadb (lmdb${pages ? ' with page encryption, as `sql serve` runs it' : ''}, secure store: AES-256-GCM blocks of ${BLOCK_BYTES} bytes, block cache ${cacheBytes === 0 ? 'off' : `${cacheBytes} bytes`})`,
+        : `cascadb (lmdb${pages ? ' with page encryption, as `sql serve` runs it' : ''}, ${blockingCommits ? 'blocking commits' : "commits on lmdb's write thread"}, secure store: AES-256-GCM blocks of ${BLOCK_BYTES} bytes, block cache ${cacheBytes === 0 ? 'off' : `${cacheBytes} bytes`})`,
     async insert(batch) {
       await s.query('BEGIN');
       for (const r of batch) await insert.query([r.meter, BigInt(r.us), ...r.attrs]);
@@ -357,7 +365,7 @@ function ratios(a: Figures, b: Figures | undefined, goal: number) {
  */
 async function storeFloor(dir: string) {
   const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
-  const store = createSecureStore(await createLmdbEngine({ path: dir }), keyring, {
+  const store = createSecureStore(await createLmdbEngine({ path: dir, blockingCommits: true }), keyring, {
     namespace: 'floor',
     blockBytes: BLOCK_BYTES,
     cacheBytes: CACHE_BYTES,
@@ -402,6 +410,7 @@ async function main(): Promise<void> {
     floor = await storeFloor(join(dir, 'floor'));
     const systems: [string, () => Promise<Target | string>][] = [
       ['cascadb', () => cascadb(join(dir, 'cascadb'))],
+      ['cascadbAsyncCommits', () => cascadb(join(dir, 'cascadb-async'), 'secure-async-commits')],
       ['cascadbNoBlockCache', () => cascadb(join(dir, 'cascadb-no-cache'), 'secure-no-cache')],
       ['cascadbPageEncryption', () => cascadb(join(dir, 'cascadb-pages'), 'secure-page-encryption')],
       ['cascadbUnencrypted', () => cascadb(join(dir, 'cascadb-plain'), 'plain')],

@@ -1,7 +1,8 @@
 /**
  * The embedded default engine: LMDB through the `lmdb` package (v3, prebuilt binaries), the only
- * file that imports it. Keys are raw bytes in LMDB's memcmp order; each batch is one LMDB child
- * transaction; scans read one snapshot. With `encryptionKey`, lmdb's page encryption (ChaCha8 over
+ * file that imports it. Keys are raw bytes in LMDB's memcmp order; each batch is one LMDB
+ * transaction (a child transaction on lmdb's write thread, or one committed on the calling thread
+ * with `blockingCommits`); scans read one snapshot. With `encryptionKey`, lmdb's page encryption (ChaCha8 over
  * every data page: keys and values) is on; see `lmdb-key-file.ts` for the key check beside it.
  */
 import { mkdir } from 'node:fs/promises';
@@ -29,6 +30,15 @@ export interface LmdbEngineOptions {
    * created with a key always needs it; one created without never takes one.
    */
   readonly encryptionKey?: Uint8Array;
+  /**
+   * Commit every write on the calling thread, blocking the event loop until it is on disk
+   * (default false: lmdb's write thread commits and syncs while the event loop runs on). Both are
+   * equally durable: a write resolves once synced. Blocking commits save the hand-offs between
+   * the two threads (measured: 0.9 of 2.1 ms per 500-row commit on a 2-vCPU VM), which suits one
+   * writer that waits for each commit (a bulk load, an embedded CascaDB); a service that must keep
+   * answering during commits (the MDC) keeps the default.
+   */
+  readonly blockingCommits?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -45,6 +55,8 @@ interface LmdbDatabase {
   removeSync(key: Buffer): boolean;
   transaction<T>(action: () => T): Promise<T>;
   childTransaction<T>(action: () => T): Promise<T>;
+  /** Runs `action` in a write transaction on this thread, committed (and synced) before it returns. */
+  transactionSync<T>(action: () => T): T;
   getRange(options: LmdbRange): Iterable<{ key: Buffer; value: Buffer }>;
   close(): Promise<void>;
 }
@@ -86,7 +98,7 @@ export async function createLmdbEngine(options: LmdbEngineOptions): Promise<Stor
       overlappingSync: false,
       ...(pageKey !== undefined && { encryptionKey: pageKey }),
     }) as unknown as LmdbDatabase;
-    return new LmdbEngine(db);
+    return new LmdbEngine(db, options.blockingCommits === true);
   } catch (cause) {
     throw new KvsError('ERR_KVS_IO', `cannot open the LMDB store at ${options.path}: ${errorText(cause)}`, {
       cause,
@@ -97,11 +109,13 @@ export async function createLmdbEngine(options: LmdbEngineOptions): Promise<Stor
 class LmdbEngine implements StorageEngine {
   readonly name = 'lmdb';
   readonly #db: LmdbDatabase;
+  readonly #blocking: boolean;
   readonly #cursors = new Set<Iterator<unknown>>();
   #closed = false;
 
-  constructor(db: LmdbDatabase) {
+  constructor(db: LmdbDatabase, blocking: boolean) {
     this.#db = db;
+    this.#blocking = blocking;
   }
 
   async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
@@ -136,12 +150,14 @@ class LmdbEngine implements StorageEngine {
     assertKey(key);
     assertValue(value);
     checkOpen(this.#closed, this.name, options);
-    await this.#write(() => this.#db.put(asBuffer(key), asBuffer(value)));
+    if (this.#blocking) this.#writeNow(() => this.#db.putSync(asBuffer(key), asBuffer(value)));
+    else await this.#write(() => this.#db.put(asBuffer(key), asBuffer(value)));
   }
 
   async delete(key: Uint8Array, options?: OpOptions): Promise<boolean> {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
+    if (this.#blocking) return this.#writeNow(() => this.#db.removeSync(asBuffer(key)));
     return this.#write(() => this.#db.transaction(() => this.#db.removeSync(asBuffer(key))));
   }
 
@@ -149,15 +165,15 @@ class LmdbEngine implements StorageEngine {
     assertBatch(ops);
     checkOpen(this.#closed, this.name, options);
     if (ops.length === 0) return;
-    // A child transaction is rolled back if anything throws inside it: all or nothing.
-    await this.#write(() =>
-      this.#db.childTransaction(() => {
-        for (const op of ops) {
-          if (op.type === 'put') this.#db.putSync(asBuffer(op.key), asBuffer(op.value));
-          else this.#db.removeSync(asBuffer(op.key));
-        }
-      }),
-    );
+    const apply = () => {
+      for (const op of ops) {
+        if (op.type === 'put') this.#db.putSync(asBuffer(op.key), asBuffer(op.value));
+        else this.#db.removeSync(asBuffer(op.key));
+      }
+    };
+    // Either transaction is rolled back if anything throws inside it: all or nothing.
+    if (this.#blocking) this.#writeNow(apply);
+    else await this.#write(() => this.#db.childTransaction(apply));
   }
 
   scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue> {
@@ -240,6 +256,15 @@ class LmdbEngine implements StorageEngine {
   async #write<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
+    } catch (cause) {
+      throw lmdbError(cause);
+    }
+  }
+
+  /** Runs `fn` in a write transaction committed on this thread (`blockingCommits`). */
+  #writeNow<T>(fn: () => T): T {
+    try {
+      return this.#db.transactionSync(fn);
     } catch (cause) {
       throw lmdbError(cause);
     }

@@ -1,7 +1,7 @@
 /**
- * Runs the engine contract against every engine: memory, LMDB (plain and with page encryption),
- * PostgreSQL (a table per test, dropped after; skipped loudly when unreachable, except in CI), and
- * the secure store in both layouts: blocks (default, also with tiny blocks and no cache, so that
+ * Runs the engine contract against every engine: memory, LMDB (plain, with page encryption, and
+ * with blocking commits), PostgreSQL (a table per test, dropped after; skipped loudly when
+ * unreachable, except in CI), and the secure store in both layouts: blocks (default, also with tiny blocks and no cache, so that
  * every write splits and merges blocks) over memory, encrypted LMDB and PostgreSQL, and values.
  */
 import assert from 'node:assert/strict';
@@ -18,9 +18,13 @@ import { createWriteBuffer, type WriteBufferOptions } from '../../src/kvs/write-
 import { type EngineUnderTest, runEngineContract } from './engine-contract.ts';
 import { postgresUnavailable, postgresUnderTest } from './postgres-test-db.ts';
 
-async function lmdbUnderTest(encrypted: boolean): Promise<EngineUnderTest> {
+async function lmdbUnderTest(encrypted: boolean, blockingCommits = false): Promise<EngineUnderTest> {
   const path = await mkdtemp(join(tmpdir(), 'kvs-lmdb-'));
-  const engine = await createLmdbEngine({ path, ...(encrypted && { encryptionKey: randomBytes(32) }) });
+  const engine = await createLmdbEngine({
+    path,
+    blockingCommits,
+    ...(encrypted && { encryptionKey: randomBytes(32) }),
+  });
   return { engine, dispose: () => rm(path, { recursive: true, force: true }) };
 }
 
@@ -48,10 +52,14 @@ async function bufferedUnderTest(
 runEngineContract('memory', async () => ({ engine: createMemoryEngine(), dispose: async () => undefined }));
 runEngineContract('lmdb', () => lmdbUnderTest(false));
 runEngineContract('lmdb (encrypted pages)', () => lmdbUnderTest(true));
+runEngineContract('lmdb (blocking commits)', () => lmdbUnderTest(false, true));
 runEngineContract('secure store over memory', () =>
   secureUnderTest({ engine: createMemoryEngine(), dispose: async () => undefined }),
 );
 runEngineContract('secure store over encrypted lmdb', async () => secureUnderTest(await lmdbUnderTest(true)));
+runEngineContract('secure store over lmdb with blocking commits', async () =>
+  secureUnderTest(await lmdbUnderTest(false, true)),
+);
 runEngineContract('secure store, 64-byte blocks, no cache, over memory', () =>
   secureUnderTest(
     { engine: createMemoryEngine(), dispose: async () => undefined },

@@ -8,7 +8,7 @@ import { createKeyring } from '../../src/kvs/keyring.ts';
 import { createLmdbEngine } from '../../src/kvs/lmdb-engine.ts';
 import { LMDB_KEY_FILE } from '../../src/kvs/lmdb-key-file.ts';
 import { createSecureStore } from '../../src/kvs/secure-store.ts';
-import { b, collect, hex, rejectsWithCode, text } from './kvs-test-helpers.ts';
+import { b, collect, hex, pairs, rejectsWithCode, text } from './kvs-test-helpers.ts';
 
 describe('lmdb engine', () => {
   let dir: string;
@@ -49,6 +49,28 @@ describe('lmdb engine', () => {
     await rejectsWithCode(createLmdbEngine({ path: dir }), 'ERR_KVS_IO');
     await writeFile(join(dir, LMDB_KEY_FILE), '{"format":"other"}');
     await rejectsWithCode(createLmdbEngine({ path: dir }), 'ERR_KVS_IO');
+  });
+
+  it("commits on the calling thread with blockingCommits, and on lmdb's write thread without", async () => {
+    for (const blockingCommits of [true, false]) {
+      const path = join(dir, String(blockingCommits));
+      const engine = await createLmdbEngine({ path, blockingCommits });
+      // A read issued before the write is awaited sees it only when the write already committed.
+      const writes = [engine.put(b(1), b(1)), engine.batch([{ type: 'put', key: b(2), value: b(2) }])];
+      const seen = [await engine.get(b(1)), await engine.get(b(2))];
+      await Promise.all(writes);
+      assert.deepEqual(
+        seen.map((v) => v !== undefined),
+        [blockingCommits, blockingCommits],
+      );
+      const deleting = engine.delete(b(1));
+      assert.equal((await engine.get(b(1))) === undefined, blockingCommits);
+      assert.equal(await deleting, true);
+      await engine.close();
+      const again = await createLmdbEngine({ path });
+      assert.deepEqual(pairs(await collect(again.scan({}))), [['02', '02']]);
+      await again.close();
+    }
   });
 
   it('refuses malformed options with a TypeError and an aborted signal with ERR_KVS_ABORTED', async () => {
