@@ -15,6 +15,7 @@ import {
   asBuffer,
   assertBatch,
   assertKey,
+  assertSortedBatch,
   assertValue,
   checkOpen,
   closedError,
@@ -142,6 +143,19 @@ export class BlockStore implements StorageEngine {
     if (ops.length === 0) return;
     // Copied in now: the caller may reuse its buffers once the call returns.
     const changes = sortedChanges(ops);
+    await this.#locked(() => this.#apply(changes, options));
+  }
+
+  /** See {@link StorageEngine.batchSorted}: the changes as they are, without a copy or a sort. */
+  async batchSorted(
+    keys: readonly KeyText[],
+    values: readonly (Uint8Array | null)[],
+    options?: OpOptions,
+  ): Promise<void> {
+    assertSortedBatch(keys, values);
+    checkOpen(this.#closed, this.name, options);
+    if (keys.length === 0) return;
+    const changes: Changes = { keys, values };
     await this.#locked(() => this.#apply(changes, options));
   }
 

@@ -48,6 +48,32 @@ export function assertBatch(ops: unknown): asserts ops is readonly BatchOp[] {
   });
 }
 
+/**
+ * Validates the arguments of `batchSorted` before anything is applied: as many values as keys,
+ * each key a latin1 string of 1 to {@link MAX_KEY_BYTES} chars above the one before, each value a
+ * Uint8Array or null.
+ */
+export function assertSortedBatch(keys: unknown, values: unknown): void {
+  if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length)
+    throw new TypeError('batchSorted needs two arrays of the same length: keys and values');
+  let previous = '';
+  for (let i = 0; i < keys.length; i++) {
+    const key: unknown = keys[i];
+    if (typeof key !== 'string' || key.length === 0)
+      throw new TypeError(`batchSorted key ${i} must be a non-empty string, got ${typeName(key)}`);
+    if (key.length > MAX_KEY_BYTES) assertKey(new Uint8Array(key.length), `batchSorted key ${i}`);
+    if (i > 0 && !(key > previous)) throw new TypeError(`batchSorted key ${i} is not above key ${i - 1}`);
+    for (let c = 0; c < key.length; c++) {
+      if (key.charCodeAt(c) > 0xff)
+        throw new TypeError(`batchSorted key ${i} is not a string of bytes (latin1)`);
+    }
+    const value: unknown = values[i];
+    if (value !== null && !(value instanceof Uint8Array))
+      throw new TypeError(`batchSorted value ${i} must be a Uint8Array or null, got ${typeName(value)}`);
+    previous = key;
+  }
+}
+
 /** The error an operation on a closed engine raises. */
 export function closedError(engine: string): KvsError {
   return new KvsError('ERR_KVS_CLOSED', `the ${engine} storage engine is closed; open a new one`);

@@ -29,6 +29,18 @@ export interface StorageEngine {
    * must neither keep nor change it. The secure store compares sealed blocks through it.
    */
   peek?<T>(key: Uint8Array, use: (value: Uint8Array | undefined) => T, options?: OpOptions): Promise<T>;
+  /**
+   * Optional fast path for a writer whose changes are already in key order (a transaction at
+   * commit): the same as `batch` with a put of `values[i]` (or, for `null`, a delete) under each
+   * `keys[i]`. Keys are the key bytes as latin1 strings (one char per byte), strictly ascending.
+   * The engine takes the values over: the caller must never change them afterwards (no copy is
+   * made). Misuse (unsorted keys, wrong types, an oversized key) is refused as by `batch`.
+   */
+  batchSorted?(
+    keys: readonly string[],
+    values: readonly (Uint8Array | null)[],
+    options?: OpOptions,
+  ): Promise<void>;
   close(): Promise<void>;
 }
 

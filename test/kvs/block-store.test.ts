@@ -225,6 +225,87 @@ describe('secure store (blocks layout)', () => {
     assert.deepEqual(await collect(raw.scan({})), [], 'deleting everything leaves no block');
   });
 
+  it('applies batchSorted as batch would, alternating the two under random changes (seeded)', async () => {
+    const { raw, store, keyring } = setup({ blockBytes: 128, cacheBytes: 4096 });
+    const twin = setup({ blockBytes: 128, cacheBytes: 4096 }).store;
+    const random = prng(23);
+    for (let step = 0; step < 300; step++) {
+      const changes = new Map<string, Uint8Array | null>();
+      for (let n = 1 + Math.floor(random() * 12); n > 0; n--) {
+        const key = Buffer.from(key4(Math.floor(random() * 300))).toString('latin1');
+        changes.set(key, random() < 0.6 ? randomBytes(Math.floor(random() * 50)) : null);
+      }
+      const keys = [...changes.keys()].sort();
+      const values = keys.map((k) => changes.get(k)!);
+      await twin.batch(
+        keys.map((k, i) =>
+          values[i] === null
+            ? { type: 'delete' as const, key: Buffer.from(k, 'latin1') }
+            : { type: 'put' as const, key: Buffer.from(k, 'latin1'), value: values[i]! },
+        ),
+      );
+      await store.batchSorted!(keys, values);
+      if (step % 100 === 99) assertPartition(await rawBlocks(raw, keyring));
+    }
+    const entries = async (s: StorageEngine) =>
+      (await collect(s.scan({}))).map((e) => [hex(e.key), hex(e.value)]);
+    assert.deepEqual(await entries(store), await entries(twin));
+    assert.ok((await entries(store)).length > 50);
+  });
+
+  it('refuses a batchSorted whose keys are unsorted or not bytes, or whose values are not bytes, writing nothing', async () => {
+    const { store } = setup();
+    await store.put(b(1), b(1));
+    const bad: [unknown, unknown][] = [
+      [
+        ['\x05', '\x04'],
+        [b(1), b(2)],
+      ],
+      [
+        ['\x05', '\x05'],
+        [b(1), b(2)],
+      ],
+      [['\x05'], [b(1), b(2)]],
+      [
+        ['\x05', ''],
+        [b(1), b(2)],
+      ],
+      [
+        ['\x05', '\u0100'],
+        [b(1), b(2)],
+      ],
+      [
+        ['\x05', 7],
+        [b(1), b(2)],
+      ],
+      [
+        ['\x05', '\x06'],
+        [b(1), 'x'],
+      ],
+      ['\x05', [b(1)]],
+    ];
+    for (const [keys, values] of bad) {
+      await assert.rejects(
+        store.batchSorted!(keys as string[], values as Uint8Array[]),
+        TypeError,
+        JSON.stringify(keys),
+      );
+    }
+    await rejectsWithCode(store.batchSorted!(['\x05', 'x'.repeat(1979)], [b(1), b(2)]), 'ERR_KVS_LIMIT');
+    assert.deepEqual(
+      (await collect(store.scan({}))).map((e) => hex(e.key)),
+      ['01'],
+    );
+    await store.batchSorted!(['\x01', '\x02', '\xff\x00'], [null, new Uint8Array(0), b(9)]);
+    assert.deepEqual(
+      (await collect(store.scan({}))).map((e) => [hex(e.key), hex(e.value)]),
+      [
+        ['02', ''],
+        ['ff00', '09'],
+      ],
+    );
+  });
+
   it('rotates: reencrypt reseals every block under the current key while writes go on', async () => {
     const { raw, store, keyring } = setup({ blockBytes: 128 });
     const model = new Map<string, string>();

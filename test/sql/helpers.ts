@@ -1,8 +1,16 @@
 /** Shared helpers of the SQL tests: databases on each engine, and result shorthands. */
+
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLmdbEngine, createMemoryEngine, type StorageEngine } from '../../src/kvs/index.ts';
+import {
+  createKeyring,
+  createLmdbEngine,
+  createMemoryEngine,
+  createSecureStore,
+  type StorageEngine,
+} from '../../src/kvs/index.ts';
 import { type Database, openDatabase } from '../../src/sql/database.ts';
 import type { Session } from '../../src/sql/session.ts';
 
@@ -14,17 +22,25 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** The engines every SQL feature is tested on. */
-export const ENGINES = ['memory', 'lmdb'] as const;
+/**
+ * The engines every SQL feature is tested on: memory, LMDB, and the secure store over LMDB with
+ * blocking commits (the CascaDB bench's set-up; transactions commit through its `batchSorted`).
+ */
+export const ENGINES = ['memory', 'lmdb', 'secure'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 export async function openTestDatabase(kind: EngineName = 'memory'): Promise<TestDatabase> {
   let dir: string | undefined;
   let engine: StorageEngine;
-  if (kind === 'lmdb') {
+  if (kind === 'memory') engine = createMemoryEngine();
+  else {
     dir = await mkdtemp(join(tmpdir(), 'cascadb-test-'));
-    engine = await createLmdbEngine({ path: dir });
-  } else engine = createMemoryEngine();
+    engine = await createLmdbEngine({ path: dir, blockingCommits: kind === 'secure' });
+    if (kind === 'secure') {
+      const keyring = createKeyring({ keys: [{ id: 1, key: randomBytes(32) }] });
+      engine = createSecureStore(engine, keyring, { namespace: 'sql-test' });
+    }
+  }
   const db = await openDatabase({ engine });
   return {
     db,
