@@ -36,7 +36,7 @@ const POINTS = arg('points', 20_000);
 const SCANS = arg('scans', 20);
 const BLOCK_BYTES = arg('block-bytes', DEFAULT_BLOCK_BYTES);
 const CACHE_BYTES = arg('cache-bytes', 64 * 1024 * 1024);
-const ROUNDS = arg('rounds', 5);
+const ROUNDS = arg('rounds', 9);
 const PG_URL = process.argv.includes('--pg')
   ? process.argv[process.argv.indexOf('--pg') + 1]!
   : 'postgres://postgres@127.0.0.1:5432/test';
@@ -342,6 +342,10 @@ const spread = (s: Samples) =>
     Object.entries(s).map(([k, xs]) => [k, [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))]]),
   );
 
+/** Each figure of every round, in the order of the rounds, rounded. */
+const perRound = (s: Samples) =>
+  Object.fromEntries(Object.entries(s).map(([k, xs]) => [k, xs.map((x) => Math.round(x))]));
+
 const round = (f: Figures): Figures => ({
   insertRowsPerSecond: Math.round(f.insertRowsPerSecond),
   pointSelectsPerSecond: Math.round(f.pointSelectsPerSecond),
@@ -403,7 +407,13 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'cascadb-bench-'));
   const results: Record<
     string,
-    { system: string; figures?: Figures; spread?: Record<string, number[]>; skipped?: string }
+    {
+      system: string;
+      figures?: Figures;
+      spread?: Record<string, number[]>;
+      rounds?: Record<string, number[]>;
+      skipped?: string;
+    }
   > = {};
   let floor: Awaited<ReturnType<typeof storeFloor>>;
   try {
@@ -429,7 +439,7 @@ async function main(): Promise<void> {
       const samples = await measureAll(open, data);
       for (const [key, t] of open) {
         const s = samples.get(key)!;
-        results[key] = { system: t.name, figures: round(summary(s)), spread: spread(s) };
+        results[key] = { system: t.name, figures: round(summary(s)), spread: spread(s), rounds: perRound(s) };
       }
     } finally {
       for (const [, t] of open) await t.close();
@@ -449,7 +459,7 @@ async function main(): Promise<void> {
         meters: METERS,
         batch: BATCH,
         rounds: ROUNDS,
-        figures: 'median of the rounds (spread: lowest and highest round)',
+        figures: 'median of the rounds (spread: lowest and highest round; rounds: each, in order)',
         blockBytes: BLOCK_BYTES,
         cacheBytes: CACHE_BYTES,
         pointSelects: POINTS,

@@ -45,7 +45,14 @@ import {
   keyText,
 } from './sealed-block.ts';
 import type { ReencryptOptions, ReencryptProgress } from './secure-store.ts';
-import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+import {
+  type BatchOp,
+  type KeyValue,
+  NOT_NOW,
+  type OpOptions,
+  type ScanRange,
+  type StorageEngine,
+} from './types.ts';
 
 /** Settings of a block store, validated by `createSecureStore`. */
 export interface BlockStoreSettings {
@@ -85,16 +92,28 @@ export class BlockStore implements StorageEngine {
       assertKey(key);
       checkOpen(this.#closed, this.name, options);
       const k = keyText(key);
-      // The block this read scope read last, if it holds the key: no engine read at all.
       const scoped = options?.scope?.stateFor(this, newScopeState);
-      const block = scoped?.block;
-      if (block !== undefined && blockCovers(block, k)) return Promise.resolve(copyValue(block, k));
-      // A key the directory knows no block holds (an append, a new key): no read at all.
-      if (this.#directory.absent(k)) return Promise.resolve(undefined);
-      return this.#getRead(key, k, scoped, options);
+      const now = this.#now(k, scoped);
+      return now === NOT_NOW ? this.#getRead(key, k, scoped, options) : Promise.resolve(now);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  getNow(key: Uint8Array, options?: OpOptions): Uint8Array | undefined | typeof NOT_NOW {
+    assertKey(key);
+    checkOpen(this.#closed, this.name, options);
+    return this.#now(keyText(key), options?.scope?.stateFor(this, newScopeState));
+  }
+
+  /** The value of `k` when it is known without an engine read, else NOT_NOW. */
+  #now(k: KeyText, scoped: ScopeState | undefined): Uint8Array | undefined | typeof NOT_NOW {
+    // The block this read scope read last, if it holds the key: no engine read at all.
+    const block = scoped?.block;
+    if (block !== undefined && blockCovers(block, k)) return copyValue(block, k);
+    // A key the directory knows no block holds (an append, a new key): no read at all.
+    if (this.#directory.absent(k)) return undefined;
+    return NOT_NOW;
   }
 
   async #getRead(

@@ -45,7 +45,14 @@ export {
   type SecureStoreLayout,
   type SecureStoreOptions,
 } from './secure-store.ts';
-export type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+export {
+  type BatchOp,
+  type KeyValue,
+  NOT_NOW,
+  type OpOptions,
+  type ScanRange,
+  type StorageEngine,
+} from './types.ts';
 export {
   createWriteBuffer,
   WriteBuffer,

@@ -119,6 +119,10 @@ class LmdbEngine implements StorageEngine {
   }
 
   async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
+    return this.getNow(key, options);
+  }
+
+  getNow(key: Uint8Array, options?: OpOptions): Uint8Array | undefined {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
     const db = this.#db;

@@ -41,6 +41,10 @@ class MemoryEngine implements StorageEngine {
   #closed = false;
 
   async get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
+    return this.getNow(key, options);
+  }
+
+  getNow(key: Uint8Array, options?: OpOptions): Uint8Array | undefined {
     assertKey(key);
     checkOpen(this.#closed, this.name, options);
     const { keys, values } = this.#gen;

@@ -1,5 +1,8 @@
 import type { ReadScope } from './read-scope.ts';
 
+/** What {@link StorageEngine.getNow} returns when it cannot answer without waiting. */
+export const NOT_NOW: unique symbol = Symbol('not now');
+
 /**
  * The storage engine plugin point: an ordered byte-string key-value store. Keys compare as
  * unsigned bytes (memcmp order). Every engine passes the contract suite in `test/kvs/`.
@@ -29,6 +32,13 @@ export interface StorageEngine {
    * must neither keep nor change it. The secure store compares sealed blocks through it.
    */
   peek?<T>(key: Uint8Array, use: (value: Uint8Array | undefined) => T, options?: OpOptions): Promise<T>;
+  /**
+   * Optional fast path: what `get(key)` would resolve to, when the engine can tell without
+   * waiting (LMDB reads synchronously; the secure store answers from the block a read scope read
+   * last, or from its directory for a key no block holds), else {@link NOT_NOW}. Throws what
+   * `get` would reject with. A caller that gets a value owns it, as with `get`.
+   */
+  getNow?(key: Uint8Array, options?: OpOptions): Uint8Array | undefined | typeof NOT_NOW;
   /**
    * Optional fast path for a writer whose changes are already in key order (a transaction at
    * commit): the same as `batch` with a put of `values[i]` (or, for `null`, a delete) under each

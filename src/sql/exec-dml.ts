@@ -1,4 +1,6 @@
 /** Execution of INSERT (with ON CONFLICT), UPDATE and DELETE, with RETURNING. */
+
+import { NOT_NOW } from '../kvs/types.ts';
 import { SqlError } from './errors.ts';
 import { ValuesNode } from './exec-basic.ts';
 import { type Compiled, cooperate, type Env, type OutputColumn, type PlanNode } from './plan-types.ts';
@@ -81,7 +83,8 @@ abstract class DmlNode implements PlanNode {
     if (r.rows.length > 0) yield r.rows;
   }
 
-  abstract execute(env: Env): Promise<DmlResult>;
+  /** Runs the statement; without awaiting where nothing needs it (a single-row INSERT, see InsertNode). */
+  abstract execute(env: Env): DmlResult | Promise<DmlResult>;
 
   protected async returned(row: Row, env: Env, out: Row[]): Promise<void> {
     if (this.returning !== undefined) out.push(await evalAll(this.returning, row, env));
@@ -122,6 +125,8 @@ export class InsertNode extends DmlNode {
   readonly #nullRow: Row;
   /** The source is the statement's own VALUES, already cast to the target columns. */
   readonly #directValues: boolean;
+  /** Only the primary key can conflict, and a conflict is an error: see {@link #insertNow}. */
+  readonly #plain: boolean;
 
   constructor(
     table: TableInfo,
@@ -145,6 +150,7 @@ export class InsertNode extends DmlNode {
     this.#asyncFill =
       this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
     this.#nullRow = new Array(table.columns.length).fill(null);
+    this.#plain = onConflict === undefined && returning === undefined && !table.hasUnique;
     this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
   }
 
@@ -170,17 +176,38 @@ export class InsertNode extends DmlNode {
     return row;
   }
 
-  async execute(env: Env): Promise<DmlResult> {
+  execute(env: Env): DmlResult | Promise<DmlResult> {
     const writer = new TableWriter(this.table, env.txn, env.signal);
-    const state: InsertState = { writer, rows: [], touched: new Set<string>(), count: 0, n: 0 };
-    const source = this.children[0]!;
     // `INSERT … VALUES` with plain expressions: evaluated straight into table rows, without an
     // iterator (the hot path of a prepared single-row insert).
-    const direct = this.#directValues ? this.#valuesNow(source as ValuesNode, env) : undefined;
+    const direct = this.#directValues ? this.#valuesNow(this.children[0] as ValuesNode, env) : undefined;
+    if (direct?.length === 1 && this.#plain && this.#insertNow(writer, direct[0]!, env))
+      return { rowCount: 1, rows: [] };
+    return this.#execute(writer, direct, env);
+  }
+
+  /**
+   * Inserts one row without awaiting when the transaction can tell at once whether its key is
+   * taken (`Txn.getNow`); false when it cannot (nothing was written then).
+   */
+  #insertNow(writer: TableWriter, row: Row, env: Env): boolean {
+    writer.checkNotNull(row);
+    const key = this.table.primaryKey(row);
+    const keyStr = keyString(key);
+    const existing = env.txn.getNow(key, keyStr);
+    if (existing === NOT_NOW) return false;
+    if (existing !== undefined) throw uniqueViolation(this.table, this.table.primary, row);
+    writer.insert(row, key, keyStr);
+    return true;
+  }
+
+  async #execute(writer: TableWriter, direct: Row[] | undefined, env: Env): Promise<DmlResult> {
+    const state: InsertState = { writer, rows: [], touched: new Set<string>(), count: 0, n: 0 };
     if (direct !== undefined) {
       await this.#insertRows(direct, state, env, true);
       return { rowCount: state.count, rows: state.rows };
     }
+    const source = this.children[0]!;
     const now = source instanceof ValuesNode ? source.rowsNow(env) : undefined;
     if (now !== undefined) await this.#insertRows(now, state, env, false);
     else for await (const batch of source.run(env)) await this.#insertRows(batch, state, env, false);

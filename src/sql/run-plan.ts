@@ -2,7 +2,7 @@
 import type { ExplainStatement } from './ast.ts';
 import { bindValue, outputValue } from './cast.ts';
 import { SqlError } from './errors.ts';
-import type { DmlNode } from './exec-dml.ts';
+import type { DmlNode, DmlResult } from './exec-dml.ts';
 import { TableScanNode } from './exec-scan.ts';
 import type { Env, OutputColumn, PlanNode, RowIdSource } from './plan-types.ts';
 import { explainLines, type StatementPlan } from './planner.ts';
@@ -130,35 +130,41 @@ function tag(plan: StatementPlan, n: number): string {
 }
 
 /** Runs a plan: a query's rows, or a DML statement's effect and RETURNING rows. */
-export async function runPlan(
+export function runPlan(
   plan: StatementPlan,
   ctx: RunContext,
   params: readonly unknown[],
-): Promise<QueryResult> {
+): QueryResult | Promise<QueryResult> {
   for (const t of plan.tables) ctx.txn.trackKey(t.descriptorKeyText);
   const env = makeEnv(ctx, bindParams(params, plan.paramTypes));
-  const columns = plan.resultColumns;
-  if (plan.kind === 'query') {
-    const direct = plan.root instanceof TableScanNode ? plan.root.lookupNow(env) : undefined;
-    let rows: Row[];
-    if (direct !== undefined) rows = await direct;
-    else {
-      rows = [];
-      for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
-    }
-    return {
-      columns,
-      rows: output(rows, plan.columns),
-      rowCount: rows.length,
-      command: tag(plan, rows.length),
-    };
-  }
-  const r = await (plan.root as DmlNode).execute(env);
+  if (plan.kind === 'query') return runQuery(plan, env);
+  // DML: without awaiting when the statement needs nothing awaited (a single-row INSERT).
+  const r = (plan.root as DmlNode).execute(env);
+  return r instanceof Promise ? r.then((done) => dmlResult(plan, done)) : dmlResult(plan, r);
+}
+
+function dmlResult(plan: StatementPlan, r: DmlResult): QueryResult {
   return {
-    columns,
+    columns: plan.resultColumns,
     rows: output(r.rows, plan.columns),
     rowCount: r.rowCount,
     command: tag(plan, r.rowCount),
+  };
+}
+
+async function runQuery(plan: StatementPlan, env: Env): Promise<QueryResult> {
+  const direct = plan.root instanceof TableScanNode ? plan.root.lookupNow(env) : undefined;
+  let rows: Row[];
+  if (direct !== undefined) rows = await direct;
+  else {
+    rows = [];
+    for await (const batch of plan.root.run(env)) for (const r of batch) rows.push(r);
+  }
+  return {
+    columns: plan.resultColumns,
+    rows: output(rows, plan.columns),
+    rowCount: rows.length,
+    command: tag(plan, rows.length),
   };
 }
 

@@ -65,6 +65,8 @@ export class Session {
   #readOnly = false;
   #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Operations queued or running (see {@link #serializeNow}). */
+  #pending = 0;
   readonly #settings = new Map<string, string>();
 
   /** @internal Use `Database.session()`. */
@@ -82,11 +84,36 @@ export class Session {
     return this.#failed;
   }
 
-  #serialize<T>(f: () => Promise<T>): Promise<T> {
+  /** Runs `f` after every operation queued before it (one at a time, in call order). */
+  #serialize<T>(f: () => T | Promise<T>): Promise<T> {
+    this.#pending++;
     const run = this.#queue.then(f, f);
-    this.#queue = run.catch(() => undefined);
+    // Registered before any caller's reaction: the count is down before the caller goes on.
+    this.#queue = run.then(this.#settled, this.#settled);
     return run;
   }
+
+  /**
+   * {@link #serialize}, but with nothing queued `f` runs at once, and a result it gives without
+   * awaiting skips the queue's turn (a prepared INSERT in a bulk load).
+   */
+  #serializeNow<T>(f: () => T | Promise<T>): Promise<T> {
+    if (this.#pending > 0) return this.#serialize(f);
+    let r: T | Promise<T>;
+    try {
+      r = f();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!(r instanceof Promise)) return Promise.resolve(r);
+    this.#pending++;
+    this.#queue = r.then(this.#settled, this.#settled);
+    return r;
+  }
+
+  readonly #settled = (): void => {
+    this.#pending--;
+  };
 
   #checkOpen(): void {
     if (this.#closed || this.#svc.closed())
@@ -132,7 +159,7 @@ export class Session {
           ? this.#planFresh(stmt, this.#catalogTxn ?? this.#svc.catalog)
           : undefined;
         return new PreparedStatement(sql, stmt, plan, this.#svc.catalog.version, {
-          run: (p, params, signal) => this.#serialize(() => this.#runPrepared(p, params, signal)),
+          run: (p, params, signal) => this.#serializeNow(() => this.#runPrepared(p, params, signal)),
           replan: (s, catalog) => this.#planFresh(s, catalog),
         });
       } catch (err) {
@@ -141,17 +168,18 @@ export class Session {
     });
   }
 
-  async #runPrepared(
+  #runPrepared(
     p: PreparedStatement,
     params: readonly unknown[],
     signal: AbortSignal | undefined,
-  ): Promise<QueryResult> {
+  ): QueryResult | Promise<QueryResult> {
     try {
       this.#checkOpen();
       const txn = this.#txn;
       const stmt = p.statement;
       // The hot path of a prepared statement inside BEGIN … COMMIT (a batch of inserts): what
-      // #run → #inTxn → #execute would do, without their steps.
+      // #run → #inTxn → #execute would do, without their steps, and without awaiting when the
+      // statement needs nothing awaited.
       if (
         txn !== undefined &&
         !this.#failed &&
@@ -159,14 +187,15 @@ export class Session {
         isPlannable(stmt) &&
         (!this.#readOnly || stmt.kind === 'Select' || stmt.kind === 'SetOperation')
       ) {
-        return await this.#statement(txn, () => {
+        const r = this.#statement(txn, () => {
           this.#txnContext ??= this.#runContext(txn, undefined);
           return runPlan(p.planFor(this.#catalogTxn!, this.#svc.catalog.version), this.#txnContext, params);
         });
+        return r instanceof Promise ? r.catch(rethrowAsSqlError) : r;
       }
-      return await this.#run(stmt, params, signal, (catalog) =>
+      return this.#run(stmt, params, signal, (catalog) =>
         p.planFor(catalog, this.#svc.catalog.version),
-      );
+      ).catch(rethrowAsSqlError);
     } catch (err) {
       throw toSqlError(err);
     }
@@ -336,18 +365,38 @@ export class Session {
     return this.#statement(txn, () => this.#execute(stmt, txn, this.#catalogTxn!, params, signal, planOf));
   }
 
-  /** One statement of an explicit transaction: atomic, and a failure fails the transaction. */
-  async #statement(txn: Txn, run: () => Promise<QueryResult>): Promise<QueryResult> {
+  /**
+   * One statement of an explicit transaction: atomic, and a failure fails the transaction.
+   * Without awaiting when the statement ran without (see `runPlan`).
+   */
+  #statement(txn: Txn, run: () => QueryResult | Promise<QueryResult>): QueryResult | Promise<QueryResult> {
     txn.beginStatement();
+    let r: QueryResult | Promise<QueryResult>;
     try {
-      const r = await run();
-      txn.endStatement();
-      return r;
+      r = run();
     } catch (err) {
-      txn.rollbackStatement();
-      this.#failed = true;
+      this.#statementFailed(txn);
       throw err;
     }
+    if (!(r instanceof Promise)) {
+      txn.endStatement();
+      return r;
+    }
+    return r.then(
+      (done) => {
+        txn.endStatement();
+        return done;
+      },
+      (err: unknown) => {
+        this.#statementFailed(txn);
+        throw err;
+      },
+    );
+  }
+
+  #statementFailed(txn: Txn): void {
+    txn.rollbackStatement();
+    this.#failed = true;
   }
 
   async #autocommit(
@@ -422,4 +471,8 @@ export class Session {
       this.#svc.forget(this);
     });
   }
+}
+
+function rethrowAsSqlError(err: unknown): never {
+  throw toSqlError(err);
 }

@@ -9,7 +9,7 @@
  */
 import { ReadScope } from '../kvs/read-scope.ts';
 import { chunked, scanChunks } from '../kvs/scan-chunks.ts';
-import type { BatchOp, KeyValue, ScanRange, StorageEngine } from '../kvs/types.ts';
+import { type BatchOp, type KeyValue, NOT_NOW, type ScanRange, type StorageEngine } from '../kvs/types.ts';
 import { SqlError } from './errors.ts';
 
 /** A key as a string of its bytes (latin1): Map-able, and `<` compares it like the bytes. */
@@ -254,6 +254,20 @@ export class Txn {
       if (this.#tracking) this.#readKeys.add(k);
     }
     return this.#engine.get(key, signal === undefined ? this.#scoped : { signal, scope: this.#scope });
+  }
+
+  /**
+   * What {@link get} would resolve to, when this transaction's writes or the engine can tell
+   * without waiting (see `StorageEngine.getNow`), else NOT_NOW.
+   */
+  getNow(key: Uint8Array, k?: KeyString): Uint8Array | undefined | typeof NOT_NOW {
+    if (this.#writes.size > 0 || this.#tracking) {
+      k ??= keyString(key);
+      const w = this.#writes.get(k);
+      if (w !== undefined) return w ?? undefined;
+      if (this.#tracking) this.#readKeys.add(k);
+    }
+    return this.#engine.getNow === undefined ? NOT_NOW : this.#engine.getNow(key, this.#scoped);
   }
 
   put(key: Uint8Array, value: Uint8Array, k: KeyString | undefined = undefined): void {

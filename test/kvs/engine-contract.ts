@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isKvsError } from '../../src/kvs/errors.ts';
 import { scanChunks } from '../../src/kvs/scan-chunks.ts';
-import type { BatchOp, ScanRange, StorageEngine } from '../../src/kvs/types.ts';
+import { type BatchOp, NOT_NOW, type ScanRange, type StorageEngine } from '../../src/kvs/types.ts';
 import { prng } from '../support/prng.ts';
 import {
   b,
@@ -341,6 +341,38 @@ export function runEngineContract(name: string, make: () => Promise<EngineUnderT
       await rejectsWithCode(
         engine.peek(text('k'), () => 1, { signal: AbortSignal.abort() }),
         'ERR_KVS_ABORTED',
+      );
+    });
+
+    it('answers getNow as get does, or with NOT_NOW, where the engine has it', async () => {
+      if (engine.getNow === undefined) return;
+      const random = prng(5);
+      const model = new Map<string, Uint8Array>();
+      let answered = 0;
+      for (let step = 0; step < 400; step++) {
+        const key = b(Math.floor(random() * 40), Math.floor(random() * 4));
+        if (random() < 0.6) {
+          const value = b(step & 0xff, step >> 8);
+          await engine.put(key, value);
+          model.set(hex(key), value);
+        } else {
+          await engine.delete(key);
+          model.delete(hex(key));
+        }
+        const probe = b(Math.floor(random() * 40), Math.floor(random() * 4));
+        const now: Uint8Array | undefined | typeof NOT_NOW = engine.getNow(probe);
+        const expected = model.get(hex(probe));
+        if (now !== NOT_NOW) {
+          answered++;
+          assert.deepEqual(now && hex(now), expected && hex(expected), `step ${step}`);
+        }
+        assert.deepEqual(hex((await engine.get(probe)) ?? b()), hex(expected ?? b()));
+      }
+      assert.ok(answered > 40, `getNow answered only ${answered} of 400 reads`);
+      assert.throws(() => engine.getNow!(new Uint8Array(0)), TypeError);
+      assert.throws(
+        () => engine.getNow!(b(1), { signal: AbortSignal.abort() }),
+        (e) => isKvsError(e, 'ERR_KVS_ABORTED'),
       );
     });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Session } from '../../src/sql/session.ts';
-import { exec, openTestDatabase, rows, type TestDatabase } from './helpers.ts';
+import { ENGINES, exec, openTestDatabase, rows, type TestDatabase } from './helpers.ts';
 
 describe('prepared statements', () => {
   let t: TestDatabase;
@@ -79,3 +79,41 @@ describe('prepared statements', () => {
     assert.deepEqual(await rows(s, 'SELECT count(*) FROM reading'), [[0n]]);
   });
 });
+
+// A single-row prepared INSERT in a transaction runs without awaiting where the engine answers the
+// key check at once (memory, lmdb; the secure store once its directory knows the blocks): the
+// same results and errors as the general path, on every engine.
+for (const engine of ENGINES) {
+  describe(`prepared single-row INSERT in a transaction (${engine})`, () => {
+    let t: TestDatabase;
+    let s: Session;
+    beforeEach(async () => {
+      t = await openTestDatabase(engine);
+      s = t.session;
+      await exec(s, 'CREATE TABLE r (m bigint, ts bigint, v double precision NOT NULL, PRIMARY KEY (m, ts))');
+    });
+    afterEach(async () => t.close());
+
+    it('inserts in order, refuses a duplicate key with 23505 and then only takes ROLLBACK', async () => {
+      const ins = await s.prepare('INSERT INTO r VALUES ($1, $2, $3)');
+      for (let round = 0; round < 2; round++) {
+        await s.query('BEGIN');
+        const results = [];
+        for (let i = 0; i < 300; i++) results.push(ins.query([round + 1, i, i / 2]));
+        assert.deepEqual(
+          (await Promise.all(results)).map((r) => r.command),
+          results.map(() => 'INSERT 0 1'),
+        );
+        await s.query('COMMIT');
+      }
+      await s.query('BEGIN');
+      await ins.query([3, 0, 1]);
+      await assert.rejects(ins.query([1, 5, 0]), { code: 'ERR_SQL_UNIQUE_VIOLATION', sqlstate: '23505' });
+      await assert.rejects(ins.query([3, 1, 1]), { sqlstate: '25P02' });
+      await s.query('ROLLBACK');
+      await assert.rejects(ins.query([4, 0, null]), { sqlstate: '23502' });
+      assert.deepEqual(await rows(s, 'SELECT count(*), sum(v) FROM r WHERE m <= 3'), [[600n, 2 * 22425]]);
+      assert.deepEqual(await rows(s, 'SELECT v FROM r WHERE m = 2 AND ts = 299'), [[149.5]]);
+    });
+  });
+}
