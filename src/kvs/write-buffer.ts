@@ -24,6 +24,7 @@
 import {
   assertBatch,
   assertKey,
+  assertSortedBatch,
   assertValue,
   checkOpen,
   closedError,
@@ -33,7 +34,14 @@ import { KvsError } from './errors.ts';
 import { type ResolvedScan, resolveScan } from './range.ts';
 import { chunked } from './scan-chunks.ts';
 import { type KeyText, keyBytes, keyText } from './sealed-block.ts';
-import type { BatchOp, KeyValue, OpOptions, ScanRange, StorageEngine } from './types.ts';
+import {
+  type BatchOp,
+  type KeyValue,
+  NOT_NOW,
+  type OpOptions,
+  type ScanRange,
+  type StorageEngine,
+} from './types.ts';
 
 /** The first key of the reserved range (four 0xFF bytes); user keys must sort below it. */
 export const RESERVED_PREFIX = Buffer.from([0xff, 0xff, 0xff, 0xff]);
@@ -152,17 +160,30 @@ export class WriteBuffer implements StorageEngine {
 
   get(key: Uint8Array, options?: OpOptions): Promise<Uint8Array | undefined> {
     try {
-      assertUserKey(key);
-      checkOpen(this.#closed, this.name, options);
-      const k = keyText(key);
-      // null (a deletion) in the newer layer wins: not `??`.
-      let change = this.#changes.get(k);
-      if (change === undefined) change = this.#frozen?.changes.get(k);
-      if (change !== undefined) return Promise.resolve(change === null ? undefined : Buffer.from(change));
-      return this.#engine.get(key, options);
+      const now = this.#buffered(key, options);
+      return now === NOT_NOW ? this.#engine.get(key, options) : Promise.resolve(now);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** See {@link StorageEngine.getNow}: the buffered change, else the engine's own `getNow`. */
+  getNow(key: Uint8Array, options?: OpOptions): Uint8Array | undefined | typeof NOT_NOW {
+    const now = this.#buffered(key, options);
+    if (now !== NOT_NOW || this.#engine.getNow === undefined) return now;
+    return this.#engine.getNow(key, options);
+  }
+
+  /** The value of `key` in the buffer's layers (a copy; undefined: deleted), else NOT_NOW. */
+  #buffered(key: Uint8Array, options: OpOptions | undefined): Uint8Array | undefined | typeof NOT_NOW {
+    assertUserKey(key);
+    checkOpen(this.#closed, this.name, options);
+    const k = keyText(key);
+    // null (a deletion) in the newer layer wins: not `??`.
+    let change = this.#changes.get(k);
+    if (change === undefined) change = this.#frozen?.changes.get(k);
+    if (change === undefined) return NOT_NOW;
+    return change === null ? undefined : Buffer.from(change);
   }
 
   async put(key: Uint8Array, value: Uint8Array, options?: OpOptions): Promise<void> {
@@ -173,7 +194,7 @@ export class WriteBuffer implements StorageEngine {
     assertUserKey(key);
     return this.#locked(async () => {
       const existed = (await this.get(key, options)) !== undefined;
-      await this.#write([{ type: 'delete', key }], options);
+      await this.#write([keyText(key)], [null], options);
       return existed;
     });
   }
@@ -186,7 +207,24 @@ export class WriteBuffer implements StorageEngine {
     }
     checkOpen(this.#closed, this.name, options);
     if (ops.length === 0) return;
-    await this.#locked(() => this.#write(ops, options));
+    const keys = ops.map((op) => keyText(op.key));
+    const values = ops.map((op) => (op.type === 'put' ? op.value : null));
+    await this.#locked(() => this.#write(keys, values, options));
+  }
+
+  /** See {@link StorageEngine.batchSorted} (the values are copied into the log record all the same). */
+  async batchSorted(
+    keys: readonly KeyText[],
+    values: readonly (Uint8Array | null)[],
+    options?: OpOptions,
+  ): Promise<void> {
+    assertSortedBatch(keys, values);
+    // Sorted: only the last key can lie in the reserved range.
+    const last = keys.at(-1);
+    if (last?.startsWith(RESERVED_TEXT)) assertUserKey(keyBytes(last));
+    checkOpen(this.#closed, this.name, options);
+    if (keys.length === 0) return;
+    await this.#locked(() => this.#write(keys, values, options));
   }
 
   scan(range: ScanRange, options?: OpOptions): AsyncIterable<KeyValue> {
@@ -239,10 +277,14 @@ export class WriteBuffer implements StorageEngine {
   }
 
   /** Logs `ops` as one record, then buffers them (under the lock). */
-  async #write(ops: readonly BatchOp[], options: OpOptions | undefined): Promise<void> {
+  async #write(
+    keys: readonly KeyText[],
+    values: readonly (Uint8Array | null)[],
+    options: OpOptions | undefined,
+  ): Promise<void> {
     if (this.#closed) throw closedError(this.name);
     throwIfAborted(options?.signal);
-    const { record, changes } = encodeRecord(ops);
+    const { record, changes } = encodeRecord(keys, values);
     const seq = this.#nextSeq;
     await this.#engine.put(logKey(seq), record, options);
     this.#nextSeq = seq + 1n;
@@ -462,25 +504,33 @@ type DecodedOp = readonly [KeyText, Change];
 // A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
 // and for a put u32 value length and value. Sealed and bound to its key by the engine below.
 // Also returns the changes as the buffer keeps them (values are views of the record: the copy).
-function encodeRecord(ops: readonly BatchOp[]): { record: Buffer; changes: DecodedOp[] } {
+// `values[i]` is the change to `keys[i]` (null: delete), applied in order.
+function encodeRecord(
+  keys: readonly KeyText[],
+  values: readonly (Uint8Array | null)[],
+): { record: Buffer; changes: DecodedOp[] } {
   let size = 4;
-  for (const op of ops) size += 3 + op.key.length + (op.type === 'put' ? 4 + op.value.length : 0);
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    size += 3 + keys[i]!.length + (value ? 4 + value.length : 0);
+  }
   const out = Buffer.allocUnsafe(size);
-  const changes: DecodedOp[] = new Array(ops.length);
-  out.writeUInt32BE(ops.length, 0);
+  const changes: DecodedOp[] = new Array(keys.length);
+  out.writeUInt32BE(keys.length, 0);
   let at = 4;
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i]!;
-    out[at] = op.type === 'put' ? 1 : 2;
-    out.writeUInt16BE(op.key.length, at + 1);
-    out.set(op.key, at + 3);
-    at += 3 + op.key.length;
-    if (op.type === 'put') {
-      out.writeUInt32BE(op.value.length, at);
-      out.set(op.value, at + 4);
-      changes[i] = [keyText(op.key), out.subarray(at + 4, at + 4 + op.value.length)];
-      at += 4 + op.value.length;
-    } else changes[i] = [keyText(op.key), null];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const value = values[i]!;
+    out[at] = value === null ? 2 : 1;
+    out.writeUInt16BE(key.length, at + 1);
+    out.write(key, at + 3, 'latin1');
+    at += 3 + key.length;
+    if (value !== null) {
+      out.writeUInt32BE(value.length, at);
+      out.set(value, at + 4);
+      changes[i] = [key, out.subarray(at + 4, at + 4 + value.length)];
+      at += 4 + value.length;
+    } else changes[i] = [key, null];
   }
   return { record: out, changes };
 }

@@ -100,7 +100,29 @@ describe('write buffer', () => {
     await assert.rejects(s.buffer.get(reserved), { code: 'ERR_KVS_LIMIT' });
     await s.buffer.put(Buffer.from([0xff, 0xff, 0xff, 0xfe]), v(1));
     assert.equal((await all(s.buffer)).length, 1);
+    await assert.rejects(s.buffer.batchSorted(['a', '\xff\xff\xff\xff\x01'], [v(1), v(2)]), {
+      code: 'ERR_KVS_LIMIT',
+    });
+    assert.equal(await s.buffer.get(Buffer.from('a')), undefined, 'nothing of the refused batch');
     await s.buffer.close();
+  });
+
+  it('logs batchSorted like batch: read back at once, replayed after a crash, folded', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const first = await openStack(path);
+    const text = (b: Buffer) => b.toString('latin1');
+    await first.buffer.batch([{ type: 'put', key: k(1, 1), value: v(1) }]);
+    await first.buffer.batchSorted([text(k(1, 1)), text(k(1, 2)), text(k(2, 1))], [null, v(12), v(21)]);
+    assert.equal(first.buffer.getNow(k(1, 1)), undefined);
+    assert.deepEqual(first.buffer.getNow(k(1, 2)), v(12));
+    assert.equal(first.buffer.stats().logRecords, 2);
+    await first.lmdb.close();
+    const second = await openStack(path);
+    assert.deepEqual(await all(second.buffer), [`${k(1, 2)}=12`, `${k(2, 1)}=21`]);
+    await second.buffer.fold();
+    assert.deepEqual(await all(second.secure), [`${k(1, 2)}=12`, `${k(2, 1)}=21`]);
+    await second.buffer.close();
   });
 
   it('takes writes, deletions and reads while a fold runs, and a crash then loses nothing', async () => {
