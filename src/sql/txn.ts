@@ -170,7 +170,8 @@ export class Txn {
    */
   readonly #keyBytes = new Map<KeyString, Uint8Array>();
   readonly #keepBytes: boolean;
-  #sorted: KeyString[] | undefined;
+  /** The written keys in order, while known (`undefined`: to be sorted again when needed). */
+  #sorted: KeyString[] | undefined = [];
   readonly #readKeys = new Set<KeyString>();
   readonly #readRanges: [KeyString, KeyString | undefined][] = [];
   /** The current statement's written keys and their values before, oldest first; see {@link rollbackStatement}. */
@@ -288,7 +289,12 @@ export class Txn {
       this.#undoKeys.push(k);
       this.#undoValues.push(prior);
     }
-    if (prior === undefined) this.#sorted = undefined;
+    if (prior === undefined) {
+      // Keys written in ascending order (a bulk load) keep the sorted list valid as they come.
+      const sorted = this.#sorted;
+      if (sorted !== undefined && (sorted.length === 0 || k > sorted[sorted.length - 1]!)) sorted.push(k);
+      else this.#sorted = undefined;
+    }
     this.#writes.set(k, value);
   }
 
