@@ -127,6 +127,17 @@ export class InsertNode extends DmlNode {
   readonly #directValues: boolean;
   /** Only the primary key can conflict, and a conflict is an error: see {@link #insertNow}. */
   readonly #plain: boolean;
+  /**
+   * A single VALUES row of bare parameters: per target, the parameter whose bound value (already
+   * of the column's type) the column takes.
+   */
+  readonly #directParams: readonly number[] | undefined;
+  /**
+   * The bound parameters are the table row itself ($1 … $n for every column in order, nothing
+   * else): the row is the execution's own parameter array, not a copy. Only for {@link #plain}
+   * inserts: nothing evaluates the parameters after the row is built.
+   */
+  readonly #paramsAreRow: boolean;
 
   constructor(
     table: TableInfo,
@@ -138,6 +149,7 @@ export class InsertNode extends DmlNode {
     returning: readonly Compiled[] | undefined,
     columns: readonly OutputColumn[],
     directValues = false,
+    directParams?: readonly number[],
   ) {
     super(table, source, returning, columns);
     this.#directValues = directValues && source instanceof ValuesNode;
@@ -151,6 +163,16 @@ export class InsertNode extends DmlNode {
       this.#rowIdPosition >= 0 || this.#defaulted.some((p) => defaults[p]!.prepare !== undefined);
     this.#nullRow = new Array(table.columns.length).fill(null);
     this.#plain = onConflict === undefined && returning === undefined && !table.hasUnique;
+    this.#directParams = this.#directValues ? directParams : undefined;
+    const n = table.columns.length;
+    this.#paramsAreRow =
+      this.#plain &&
+      !this.#asyncFill &&
+      this.#defaulted.length === 0 &&
+      directParams !== undefined &&
+      directParams.length === n &&
+      targets.length === n &&
+      targets.every((t, i) => t === i && directParams[i] === i);
     this.label = `Insert on ${table.name}${onConflict === undefined ? '' : ` (ON CONFLICT DO ${onConflict.action.toUpperCase()})`}`;
   }
 
@@ -218,6 +240,15 @@ export class InsertNode extends DmlNode {
   #valuesNow(source: ValuesNode, env: Env): Row[] | undefined {
     if (this.#asyncFill) return undefined;
     const targets = this.#targets;
+    const direct = this.#directParams;
+    if (direct !== undefined) {
+      const params = env.params;
+      if (this.#paramsAreRow && params.length === direct.length) return [params as Row];
+      const row = this.#nullRow.slice();
+      for (let i = 0; i < direct.length; i++) row[targets[i]!] = params[direct[i]!] ?? null;
+      for (const p of this.#defaulted) row[p] = this.#defaults[p]!.eval(NO_VALUES, env);
+      return [row];
+    }
     const out: Row[] = [];
     for (const exprs of source.expressions) {
       const row = this.#nullRow.slice();

@@ -158,9 +158,12 @@ function insertSource(
   table: TableInfo,
   targets: readonly number[],
   pc: PlannerContext,
-): [PlanNode, ((v: Value) => Value)[]] {
+): [PlanNode, ((v: Value) => Value)[], (readonly number[])?] {
   const empty = compileContext(pc, new RowScope([]), 'VALUES');
   if (s.source.kind === 'Values') {
+    // Per target of a single VALUES row: the parameter whose bound value goes into the column
+    // as it is (no cast, no type modifier), or -1.
+    const direct: number[] = [];
     const rows = s.source.rows.map((r) => {
       if (r.length > targets.length)
         throw new SqlError('ERR_SQL_SYNTAX', 'INSERT has more expressions than target columns', {
@@ -169,12 +172,20 @@ function insertSource(
       return targets.map((p, i) => {
         const col = table.columns[p]!;
         const e = r[i];
-        if (e === undefined || e.kind === 'Default') return defaultOf(col, pc);
-        return assignTo(compile(e, empty), col, empty, e.pos);
+        if (e === undefined || e.kind === 'Default') {
+          direct.push(-1);
+          return defaultOf(col, pc);
+        }
+        const c = compile(e, empty);
+        const assigned = assignTo(c, col, empty, e.pos);
+        const same = e.kind === 'Parameter' && assigned.eval === c.eval && assigned.type === col.type.name;
+        direct.push(same ? e.index - 1 : -1);
+        return assigned;
       });
     });
     const cols = targets.map((p) => ({ name: table.columns[p]!.name, type: table.columns[p]!.type.name }));
-    return [new ValuesNode(rows, cols), targets.map(() => (v: Value) => v)];
+    const params = rows.length === 1 && direct.every((d) => d >= 0) ? direct : undefined;
+    return [new ValuesNode(rows, cols), targets.map(() => (v: Value) => v), params];
   }
   const src = planQuery(s.source, undefined, pc);
   if (src.columns.length > targets.length)
@@ -197,7 +208,7 @@ export function planInsert(s: InsertStatement, pc: PlannerContext): InsertNode {
   );
   if (new Set(targets).size !== targets.length)
     throw new SqlError('ERR_SQL_DUPLICATE_COLUMN', 'column specified more than once', { position: s.pos });
-  const [source, convert] = insertSource(s, table, targets, pc);
+  const [source, convert, directParams] = insertSource(s, table, targets, pc);
   const used = targets.slice(0, source.columns.length);
   const defaults = table.columns.map((c, p) =>
     used.includes(p) || c.hidden || c.default === undefined ? undefined : defaultOf(c, pc),
@@ -226,6 +237,7 @@ export function planInsert(s: InsertStatement, pc: PlannerContext): InsertNode {
     returning,
     columns,
     s.source.kind === 'Values',
+    directParams,
   );
 }
 

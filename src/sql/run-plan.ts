@@ -113,6 +113,7 @@ export function resultColumns(columns: readonly OutputColumn[]): ResultColumn[] 
 
 /** Converts rows for callers, in place (rows are fresh arrays): only TIMESTAMP and NUMERIC change. */
 function output(rows: Row[], columns: readonly OutputColumn[]): unknown[][] {
+  if (rows.length === 0) return rows as unknown[][];
   const convert: number[] = [];
   columns.forEach((c, i) => {
     if (c.type === 'timestamp' || c.type === 'numeric') convert.push(i);
@@ -126,7 +127,8 @@ function output(rows: Row[], columns: readonly OutputColumn[]): unknown[][] {
 }
 
 function tag(plan: StatementPlan, n: number): string {
-  return plan.command === 'INSERT' ? `INSERT 0 ${n}` : `${plan.command} ${n}`;
+  if (plan.command === 'INSERT') return n === 1 ? 'INSERT 0 1' : `INSERT 0 ${n}`;
+  return `${plan.command} ${n}`;
 }
 
 /** Runs a plan: a query's rows, or a DML statement's effect and RETURNING rows. */

@@ -55,6 +55,9 @@ function bounds(range: ScanRange): [KeyString, KeyString | undefined] {
   return [start, end];
 }
 
+/** Undo-log slots kept from one statement for the next (see Txn's undo log). */
+const UNDO_KEEP = 1024;
+
 interface CommitRecord {
   readonly seq: number;
   readonly keys: readonly KeyString[];
@@ -174,9 +177,15 @@ export class Txn {
   #sorted: KeyString[] | undefined = [];
   readonly #readKeys = new Set<KeyString>();
   readonly #readRanges: [KeyString, KeyString | undefined][] = [];
-  /** The current statement's written keys and their values before, oldest first; see {@link rollbackStatement}. */
+  /**
+   * The current statement's written keys and their values before, oldest first, in the first
+   * {@link #undoCount} slots; see {@link rollbackStatement}. Reused from statement to statement:
+   * emptying an array by setting its length frees its storage, and a batch of single-row
+   * statements would then allocate two arrays per row.
+   */
   #undoKeys: KeyString[] = [];
   #undoValues: (Uint8Array | null | undefined)[] = [];
+  #undoCount = 0;
 
   readonly #tracking: boolean;
   /**
@@ -212,9 +221,14 @@ export class Txn {
   }
 
   #clearUndo(): void {
-    if (this.#undoKeys.length === 0) return;
-    this.#undoKeys.length = 0;
-    this.#undoValues.length = 0;
+    const n = this.#undoCount;
+    if (n === 0) return;
+    this.#undoCount = 0;
+    if (n > UNDO_KEEP) {
+      // A large statement's log is not kept for the next one.
+      this.#undoKeys = [];
+      this.#undoValues = [];
+    } else this.#undoValues.fill(undefined, 0, n); // the values before are not kept alive
   }
 
   /** Undoes the writes of the current statement. */
@@ -223,7 +237,7 @@ export class Txn {
     const keys = this.#undoKeys;
     const values = this.#undoValues;
     // Newest first, so that a key written twice ends with the value it had before the statement.
-    for (let i = keys.length - 1; i >= 0; i--) {
+    for (let i = this.#undoCount - 1; i >= 0; i--) {
       const k = keys[i]!;
       const prior = values[i];
       if (prior === undefined) {
@@ -286,8 +300,9 @@ export class Txn {
   #record(k: KeyString, value: Uint8Array | null): void {
     const prior = this.#writes.get(k);
     if (this.#recording) {
-      this.#undoKeys.push(k);
-      this.#undoValues.push(prior);
+      const n = this.#undoCount++;
+      this.#undoKeys[n] = k;
+      this.#undoValues[n] = prior;
     }
     if (prior === undefined) {
       // Keys written in ascending order (a bulk load) keep the sorted list valid as they come.

@@ -115,5 +115,57 @@ for (const engine of ENGINES) {
       assert.deepEqual(await rows(s, 'SELECT count(*), sum(v) FROM r WHERE m <= 3'), [[600n, 2 * 22425]]);
       assert.deepEqual(await rows(s, 'SELECT v FROM r WHERE m = 2 AND ts = 299'), [[149.5]]);
     });
+
+    it('takes parameters in any order, with defaults, casts and type modifiers, as the general path does', async () => {
+      await exec(
+        s,
+        "CREATE TABLE w (a integer, b varchar(3), c numeric(5,1), d text DEFAULT 'dflt', e bigint, PRIMARY KEY (a))",
+      );
+      const reordered = await s.prepare('INSERT INTO w (e, c, b, a) VALUES ($1, $2, $3, $4)');
+
+      const cast = await s.prepare('INSERT INTO w VALUES ($1, $2::text, $3, $4, $5)');
+      const whole = await s.prepare('INSERT INTO w VALUES ($1, $2, $3, $4, $5)');
+      const returning = await s.prepare('INSERT INTO w VALUES ($1, $2, $3, $4, $5) RETURNING a, d');
+      await s.query('BEGIN');
+      await reordered.query([10n, 2.26, 'ab', 1]);
+      await cast.query([2, 'xyz', 3.14, 'q', 7n]);
+      const params: unknown[] = [3, 'abc', 1.05, 'r', 8n];
+      await whole.query(params);
+      params[0] = 4;
+      await whole.query(params);
+      assert.deepEqual((await returning.query([5, null, null, null, null])).rows, [[5, null]]);
+      await assert.rejects(whole.query([6, 'abcd', 0, 'x', 1n]), { sqlstate: '22001' }); // varchar(3)
+      await s.query('ROLLBACK');
+      await s.query('BEGIN');
+      await reordered.query([10n, 2.26, 'ab', 1]);
+      await cast.query([2, 'xyz', 3.14, 'q', 7n]);
+      await whole.query(params);
+      await s.query('COMMIT');
+      assert.deepEqual(await rows(s, 'SELECT a, b, c::text, d, e FROM w ORDER BY a'), [
+        [1, 'ab', '2.3', 'dflt', 10n],
+        [2, 'xyz', '3.1', 'q', 7n],
+        [4, 'abc', '1.1', 'r', 8n],
+      ]);
+      // Bare parameters for every column (no type modifiers): the bound parameters become the row
+      // only when they are the columns in order.
+      await exec(s, 'CREATE TABLE p (a integer, b text, c double precision, d bigint, PRIMARY KEY (a))');
+      const inOrder = await s.prepare('INSERT INTO p VALUES ($1, $2, $3, $4)');
+      const named = await s.prepare('INSERT INTO p (d, c, b, a) VALUES ($1, $2, $3, $4)');
+      const swapped = await s.prepare('INSERT INTO p VALUES ($4, $3, $2, $1)');
+      await s.query('BEGIN');
+      const row: unknown[] = [1, 'x', 0.5, 10n];
+      await inOrder.query(row);
+      row[0] = 2; // the caller's array stays the caller's
+      await inOrder.query(row);
+      await named.query([30n, 3.5, 'y', 3]);
+      await swapped.query([40n, 4.5, 'z', 4]);
+      await s.query('COMMIT');
+      assert.deepEqual(await rows(s, 'SELECT * FROM p ORDER BY a'), [
+        [1, 'x', 0.5, 10n],
+        [2, 'x', 0.5, 10n],
+        [3, 'y', 3.5, 30n],
+        [4, 'z', 4.5, 40n],
+      ]);
+    });
   });
 }
