@@ -480,9 +480,9 @@ async function main(): Promise<void> {
       ],
       data,
     );
-    // The breakdown, in a phase of its own: five CascaDB databases in one heap make each one's
-    // garbage collection slower (their blocks, keys and caches are all marked), which would lower
-    // the goal's CascaDB figure by about a fifth for variants no deployment runs side by side.
+    // The breakdown, in a phase of its own: the goal's three systems then share each round's
+    // time window only with each other (a round takes half as long, so a burst of other load hits
+    // them more alike), and no deployment runs the variants side by side with the database.
     breakdown = await phase(
       [
         ['cascadb', () => cascadb(join(dir, 'breakdown-cascadb'))],
