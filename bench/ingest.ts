@@ -15,6 +15,8 @@ const AGGREGATORS = arg('aggregators', 2);
 const SHARDS = arg('shards', 1);
 const jsonAt = process.argv.indexOf('--json');
 const INTERVAL = 15 * 60_000;
+/** USER_HZ: Linux /proc gives CPU times in 1/100 s. */
+const CLOCK_TICKS = 100;
 const progress = (s: string) => process.stderr.write(`${s}\n`);
 // Say how the process ends, whatever ends it (an unsettled await ends it silently otherwise).
 process.on('exit', (code) => {
@@ -75,7 +77,11 @@ const foldsBy = async () => {
 
 const measure = async (intervalEnd: number, before: number) => {
   const foldsBefore = await foldsBy();
+  const mdcCpuBefore = await mdcCpuSeconds();
+  const benchCpuBefore = process.cpuUsage();
   const round = await rig.fleet.round(intervalEnd, { deadlineMs: 300_000, resendAfterMs: 60_000 });
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  const mdcCpu = (await mdcCpuSeconds()) - mdcCpuBefore;
   const foldsAfter = await foldsBy();
   // Folds that started during the round (each rewrites the blocks of every meter it holds).
   const foldsDuringRound = {
@@ -97,6 +103,15 @@ const measure = async (intervalEnd: number, before: number) => {
     // From the round's last receipt until the MDC had folded it into the reading table.
     foldSeconds: Number(foldSeconds.toFixed(2)),
     reportsPerSecond: Math.round(round.stored / round.seconds),
+    // CPU time spent during the round: the MDC processes (user + system, from /proc), and this
+    // process (simulator and aggregators); per report, in microseconds. Less moved by other load
+    // on the machine than the round's seconds, so better for comparing two versions of the code.
+    cpu: {
+      mdcSeconds: Number(mdcCpu.toFixed(2)),
+      mdcMicrosPerReport: Math.round((mdcCpu * 1e6) / METERS),
+      benchSeconds: Number(((benchCpu.user + benchCpu.system) / 1e6).toFixed(2)),
+      benchMicrosPerReport: Math.round((benchCpu.user + benchCpu.system) / METERS),
+    },
     stored,
     acknowledged: round.stored,
     lost: METERS - stored,
@@ -125,6 +140,7 @@ const result = {
   foldSeconds: secure.foldSeconds,
   foldsDuringRound: secure.foldsDuringRound,
   reportsPerSecond: secure.reportsPerSecond,
+  cpu: secure.cpu,
   stored: secure.stored,
   lost: secure.lost,
   duplicated: secure.duplicated,
@@ -137,6 +153,7 @@ const result = {
     foldSeconds: clear.foldSeconds,
     foldsDuringRound: clear.foldsDuringRound,
     reportsPerSecond: clear.reportsPerSecond,
+    cpu: clear.cpu,
     stored: clear.stored,
     lost: clear.lost,
     duplicated: clear.duplicated,
@@ -156,6 +173,19 @@ await rig.close();
 const text = JSON.stringify(result, null, 2);
 process.stdout.write(`${text}\n`);
 if (jsonAt > 0) await writeFile(process.argv[jsonAt + 1]!, `${text}\n`);
+
+/** CPU time the MDC processes have used so far, user + system (Linux /proc), seconds. */
+async function mdcCpuSeconds(): Promise<number> {
+  let ticks = 0;
+  for (const child of rig.mdcChildren) {
+    const stat = await readFile(`/proc/${child.process.pid}/stat`, 'utf8').catch(() => '');
+    // Fields after the command name (which is in parentheses and may hold spaces): utime is the
+    // 14th field of the line, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}
 
 /** The MDC processes' resident memory (Linux /proc), MiB. */
 async function mdcRssMiB(): Promise<number | undefined> {

@@ -19,6 +19,8 @@ import {
   isMeteringError,
   type MeteringErrorCode,
 } from '../../src/metering/index.ts';
+import { decodeBcd, decodeBcdTime, encodeBcd, encodeBcdTime } from '../../src/metering/protocol/bcd.ts';
+import { prng } from '../support/prng.ts';
 import { sampleReport, T0 } from './protocol-fixture.ts';
 
 const refusedWith = (code: MeteringErrorCode) => (e: unknown) => isMeteringError(e, code);
@@ -130,5 +132,63 @@ describe('NBR 14522 blocks', () => {
   it('throws a TypeError when the encoder is misused', () => {
     assert.throws(() => encodeInstantaneousResponse({ ...sampleReport(), frequency: Number.NaN }), TypeError);
     assert.throws(() => encodeInstantaneousCommand('12345'), TypeError);
+  });
+});
+
+describe('packed BCD', () => {
+  it('round-trips every time of 2000-2099 it is given, to the second', () => {
+    const rand = prng(7);
+    const lo = Date.UTC(2000, 0, 1);
+    const hi = Date.UTC(2100, 0, 1) - 1000;
+    const buf = new Uint8Array(8);
+    for (let i = 0; i < 5000; i++) {
+      const ms = lo + Math.floor((rand() * (hi - lo)) / 1000) * 1000;
+      encodeBcdTime(ms, buf, 1, 't');
+      const d = new Date(ms);
+      const digits = [d.getUTCFullYear() - 2000, d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours()]
+        .concat([d.getUTCMinutes(), d.getUTCSeconds()])
+        .map((v) => String(v).padStart(2, '0'))
+        .join('');
+      assert.equal(decodeBcd(buf, 1, 6, 't'), digits);
+      assert.equal(decodeBcdTime(buf, 1, 't'), ms);
+    }
+    for (const ms of [lo, hi, Date.UTC(2024, 1, 29, 23, 59, 59)]) {
+      encodeBcdTime(ms, buf, 0, 't');
+      assert.equal(decodeBcdTime(buf, 0, 't'), ms);
+    }
+    assert.throws(() => encodeBcdTime(Date.UTC(1999, 11, 31), buf, 0, 't'), TypeError);
+    assert.throws(() => encodeBcdTime(Date.UTC(2024, 0, 1) + 1, buf, 0, 't'), TypeError);
+  });
+
+  it('decodes each byte value to its two digits or refuses it with ERR_BLOCK_FIELD', () => {
+    for (let b = 0; b < 256; b++) {
+      const hi = b >>> 4;
+      const lo = b & 0x0f;
+      if (hi <= 9 && lo <= 9) assert.equal(decodeBcd(Uint8Array.of(b), 0, 1, 'f'), `${hi}${lo}`);
+      else assert.throws(() => decodeBcd(Uint8Array.of(b), 0, 1, 'f'), refusedWith('ERR_BLOCK_FIELD'));
+    }
+    const buf = new Uint8Array(3);
+    encodeBcd('012399', buf, 0, 'f');
+    assert.deepEqual([...buf], [0x01, 0x23, 0x99]);
+    for (const bad of ['1', '12a4', '1/', ':0', '１２'])
+      assert.throws(() => encodeBcd(bad, buf, 0, 'f'), TypeError);
+  });
+
+  it('refuses impossible date-times and bad nibbles in a time with ERR_BLOCK_FIELD', () => {
+    const cases = [
+      [0x24, 0x02, 0x30, 0x00, 0x00, 0x00], // 30 February
+      [0x24, 0x00, 0x01, 0x00, 0x00, 0x00], // month 0
+      [0x24, 0x01, 0x01, 0x24, 0x00, 0x00], // hour 24
+      [0x24, 0x01, 0x01, 0x00, 0x60, 0x00], // minute 60
+      [0x24, 0x01, 0x01, 0x00, 0x00, 0x60], // second 60
+      [0x24, 0x01, 0x01, 0x00, 0x0a, 0x00], // nibble above 9
+    ];
+    for (const c of cases) {
+      assert.throws(
+        () => decodeBcdTime(Uint8Array.from(c), 0, 't'),
+        refusedWith('ERR_BLOCK_FIELD'),
+        String(c),
+      );
+    }
   });
 });

@@ -30,10 +30,22 @@ const USED = 1 + BCD_TIME_LENGTH + 8;
 
 /** Builds the 66-byte receipt command. */
 export function encodeReceiptCommand(r: Receipt): Uint8Array {
+  if (!Number.isSafeInteger(r.counter) || r.counter < 0)
+    throw new TypeError('receipt counter must be a non-negative safe integer');
   const params = new Uint8Array(USED);
   params[0] = RECEIPT_STATUS[r.status];
   encodeBcdTime(r.timestamp, params, 1, 'timestamp');
-  new DataView(params.buffer).setBigUint64(1 + BCD_TIME_LENGTH, BigInt(r.counter));
+  const at = 1 + BCD_TIME_LENGTH;
+  const hi = Math.floor(r.counter / 0x1_0000_0000);
+  const lo = r.counter >>> 0;
+  params[at] = hi >>> 24;
+  params[at + 1] = hi >>> 16;
+  params[at + 2] = hi >>> 8;
+  params[at + 3] = hi;
+  params[at + 4] = lo >>> 24;
+  params[at + 5] = lo >>> 16;
+  params[at + 6] = lo >>> 8;
+  params[at + 7] = lo;
   return encodeCommandFrame({ code: CMD_RECEIPT, readerSerial: r.readerSerial, params });
 }
 

@@ -235,7 +235,8 @@ export function sealData(
   const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
   writeMessageHead(out, direction, meterId);
   out.write(sessionId, 6, 'hex');
-  out.writeBigUInt64BE(BigInt(counter), 14);
+  out.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 14);
+  out.writeUInt32BE(counter >>> 0, 18);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(direction, counter));
   cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
   const body = cipher.update(plaintext);
@@ -253,9 +254,11 @@ export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array)
     const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.direction, header.counter));
     decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
     decipher.setAuthTag(bytes.subarray(end));
-    return new Uint8Array(
-      Buffer.concat([decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end)), decipher.final()]),
-    );
+    // GCM's final() returns nothing (it checks the tag): update's output is the whole plaintext,
+    // handed out as a plain Uint8Array view of it (no copy).
+    const plaintext = decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end));
+    decipher.final();
+    return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length);
   } catch (cause) {
     throw new MeteringError(
       'ERR_ENVELOPE_TAMPERED',
@@ -267,8 +270,10 @@ export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array)
 }
 
 function nonce(direction: Direction, counter: number): Buffer {
-  const n = Buffer.alloc(12);
+  // Counters are safe integers (parseDataHeader caps them; the session limits keep them far below).
+  const n = Buffer.allocUnsafe(12);
   n.writeUInt32BE(NONCE_PREFIX[direction], 0);
-  n.writeBigUInt64BE(BigInt(counter), 4);
+  n.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4);
+  n.writeUInt32BE(counter >>> 0, 8);
   return n;
 }
