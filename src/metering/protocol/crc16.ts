@@ -20,10 +20,9 @@ const TABLE: Uint16Array = (() => {
  * crc16Arc(new TextEncoder().encode('123456789')); // 0xbb3d
  */
 export function crc16Arc(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  if (start < 0 || end > bytes.length) throw new RangeError('CRC range outside the bytes');
   let crc = 0;
-  for (let i = start; i < end; i++) {
-    crc = (crc >>> 8) ^ (TABLE[(crc ^ (bytes[i] ?? 0)) & 0xff] ?? 0);
-  }
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
