@@ -115,13 +115,15 @@ export function encodeInstantaneousResponse(q: InstantaneousQuantities): Uint8Ar
  * Object.fromEntries has 40 properties in dictionary mode, and its copies are as slow as adding
  * the fields one by one.
  */
-const DECODED_SHAPE: Readonly<Record<string, unknown>> = JSON.parse(JSON.stringify({
-  meterSerial: '',
-  timestamp: 0,
-  ...Object.fromEntries(INSTANTANEOUS_FLOAT_FIELDS.map((f) => [f.name, 0])),
-  activeEnergyWh: 0,
-  reactiveEnergyVarh: 0,
-}));
+const DECODED_SHAPE: Readonly<Record<string, unknown>> = JSON.parse(
+  JSON.stringify({
+    meterSerial: '',
+    timestamp: 0,
+    ...Object.fromEntries(INSTANTANEOUS_FLOAT_FIELDS.map((f) => [f.name, 0])),
+    activeEnergyWh: 0,
+    reactiveEnergyVarh: 0,
+  }),
+);
 
 /** Checks a 0x14 response block (length, CRC, code, fields, reserved bytes) and decodes it. */
 export function decodeInstantaneousResponse(block: Uint8Array): InstantaneousQuantities {
