@@ -113,10 +113,10 @@ describe('NBR 14522 blocks', () => {
 
   it('refuses NaN, out-of-range floats, bad BCD and non-zero reserved bytes with ERR_BLOCK_FIELD', () => {
     const nan = encodeInstantaneousResponse(sampleReport());
-    new DataView(nan.buffer).setFloat32(5 + 6, Number.NaN, true);
+    new DataView(nan.buffer, nan.byteOffset).setFloat32(5 + 6, Number.NaN, true);
     assert.throws(() => decodeInstantaneousResponse(reCrc(nan)), refusedWith('ERR_BLOCK_FIELD'));
     const freq = encodeInstantaneousResponse(sampleReport());
-    new DataView(freq.buffer).setFloat32(5 + 6 + 34 * 4, 99, true);
+    new DataView(freq.buffer, freq.byteOffset).setFloat32(5 + 6 + 34 * 4, 99, true);
     assert.throws(() => decodeInstantaneousResponse(reCrc(freq)), refusedWith('ERR_BLOCK_FIELD'));
     const bcd = encodeInstantaneousResponse(sampleReport());
     bcd[1] = 0xaa;

@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { isSqlError } from '../../sql/index.ts';
 import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { InmetroBatchSigner } from '../inmetro/index.ts';
-import { decodeResponseFrame } from '../protocol/block.ts';
+import { decodeResponseFrameView } from '../protocol/block.ts';
 import {
   decodeInstantaneousFrame,
   encodeReceiptCommand,
@@ -302,7 +302,7 @@ export class MdcIngest {
     }
     const meterId = checkMessage(m, 'plainUp');
     const block = m.subarray(6);
-    const frame = decodeResponseFrame(block);
+    const frame = decodeResponseFrameView(block);
     if (frame.meterSerial !== meterId) {
       throw new MeteringError('ERR_METER_MISMATCH', `block names meter ${frame.meterSerial}`, {
         check: 'block-meter-serial',

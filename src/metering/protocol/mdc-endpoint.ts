@@ -1,5 +1,5 @@
 import { type KeyObject, randomBytes as nodeRandomBytes } from 'node:crypto';
-import { decodeResponseFrame, type ResponseFrame } from './block.ts';
+import { decodeResponseFrameView, type ResponseFrame } from './block.ts';
 import { MeteringError } from './errors.ts';
 import {
   buildAccept,
@@ -222,7 +222,7 @@ export class MdcEndpoint {
     if (state === undefined) return refuse('ERR_SESSION_UNKNOWN', 'session', header.sessionId, 'none');
     const session = state.sessions.find(header.sessionId, header.meterId);
     const block = session.open(envelope, header, this.#now(), { commit: options.commit !== false });
-    const frame = decodeResponseFrame(block);
+    const frame = decodeResponseFrameView(block);
     if (frame.meterSerial !== header.meterId) {
       refuse('ERR_METER_MISMATCH', 'block-meter-serial', frame.meterSerial, header.meterId);
     }
