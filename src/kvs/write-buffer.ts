@@ -42,10 +42,20 @@ import {
   type ScanRange,
   type StorageEngine,
 } from './types.ts';
+import {
+  type Change,
+  type DecodedOp,
+  decodeRecord,
+  encodeRecord,
+  LOG_PREFIX,
+  logKey,
+  logSeq,
+  RESERVED_PREFIX,
+} from './write-buffer-log.ts';
+import { type ChangeLayer, mergedScan } from './write-buffer-merge.ts';
 
-/** The first key of the reserved range (four 0xFF bytes); user keys must sort below it. */
-export const RESERVED_PREFIX = Buffer.from([0xff, 0xff, 0xff, 0xff]);
-const LOG_PREFIX = Buffer.concat([RESERVED_PREFIX, Buffer.from('wbuf-log/', 'latin1')]);
+export { RESERVED_PREFIX } from './write-buffer-log.ts';
+
 const RESERVED_TEXT = keyText(RESERVED_PREFIX);
 /** Keys per engine batch of a fold. */
 const FOLD_CHUNK = 4096;
@@ -78,8 +88,6 @@ export interface WriteBufferStats {
   readonly folds: number;
   readonly foldSeconds: number;
 }
-
-type Change = Buffer | null;
 
 /** Buffered changes taken by a fold: written to the engine, then their log records deleted. */
 interface FrozenLayer {
@@ -402,65 +410,13 @@ export class WriteBuffer implements StorageEngine {
     return this.#sorted;
   }
 
-  /**
-   * The engine's entries of `range` merged with the buffered changes (which win, deletions
-   * hiding entries). The buffered side is read from a snapshot taken when the scan starts.
-   */
-  async *#merged(scan: ResolvedScan, options: OpOptions | undefined): AsyncGenerator<KeyValue> {
-    checkOpen(this.#closed, this.name, options);
-    if (scan.empty) return;
-    const start = scan.start === undefined ? undefined : keyText(scan.start);
-    let end = scan.end === undefined ? RESERVED_TEXT : keyText(scan.end);
-    if (end > RESERVED_TEXT) end = RESERVED_TEXT;
-    if (start !== undefined && start >= end) return;
-    // The buffered keys of the range, with their changes as they are now (the newer layer wins).
-    const mine =
-      this.#frozen === undefined
-        ? rangeOf(this.#sortedKeys(), this.#changes, start, end)
-        : mergeLayers(
-            rangeOf(this.#sortedKeys(), this.#changes, start, end),
-            rangeOf(this.#frozen.sorted, this.#frozen.changes, start, end),
-          );
-    if (scan.reverse) mine.reverse();
-    let remaining = scan.limit;
-    const engineRange: ScanRange = {
-      ...(scan.start && { start: scan.start }),
-      end: keyBytes(end),
-      reverse: scan.reverse,
+  /** The engine's entries of `scan` merged with the buffered layers (see write-buffer-merge.ts). */
+  #merged(scan: ResolvedScan, options: OpOptions | undefined): AsyncGenerator<KeyValue> {
+    const layers = (): ChangeLayer[] => {
+      const fresh = { sorted: this.#sortedKeys(), changes: this.#changes };
+      return this.#frozen === undefined ? [fresh] : [fresh, this.#frozen];
     };
-    const before = (a: KeyText, b: KeyText) => (scan.reverse ? a > b : a < b);
-    let m = 0;
-    const check = () => {
-      if (this.#closed) throw closedError(this.name);
-      throwIfAborted(options?.signal);
-    };
-    const emitMine = function* (upTo: KeyText | undefined): Generator<KeyValue> {
-      while (m < mine.length && remaining > 0 && (upTo === undefined || before(mine[m]![0], upTo))) {
-        const [k, value] = mine[m++]!;
-        if (value === null) continue;
-        check();
-        remaining--;
-        yield { key: keyBytes(k), value: Buffer.from(value) };
-      }
-    };
-    for await (const entry of this.#engine.scan(engineRange, options)) {
-      if (remaining <= 0) return;
-      check();
-      const k = keyText(entry.key);
-      yield* emitMine(k);
-      if (remaining <= 0) return;
-      if (m < mine.length && mine[m]![0] === k) {
-        // Buffered change to an engine key: the change wins (a deletion hides it).
-        const value = mine[m++]![1];
-        if (value === null) continue;
-        remaining--;
-        yield { key: entry.key, value: Buffer.from(value) };
-        continue;
-      }
-      remaining--;
-      yield entry;
-    }
-    yield* emitMine(undefined);
+    return mergedScan(this.#engine, layers, scan, options, this.name, () => this.#closed);
   }
 }
 
@@ -484,123 +440,4 @@ function assertUserKey(key: unknown): asserts key is Uint8Array {
       'keys starting with four 0xFF bytes are reserved for the write buffer log',
     );
   }
-}
-
-function logKey(seq: bigint): Buffer {
-  const key = Buffer.alloc(LOG_PREFIX.length + 8);
-  LOG_PREFIX.copy(key, 0);
-  key.writeBigUInt64BE(seq, LOG_PREFIX.length);
-  return key;
-}
-
-function logSeq(key: Uint8Array): bigint {
-  if (key.length !== LOG_PREFIX.length + 8)
-    throw new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log key has the wrong length');
-  return Buffer.from(key.buffer, key.byteOffset, key.length).readBigUInt64BE(LOG_PREFIX.length);
-}
-
-type DecodedOp = readonly [KeyText, Change];
-
-// A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
-// and for a put u32 value length and value. Sealed and bound to its key by the engine below.
-// Also returns the changes as the buffer keeps them (values are views of the record: the copy).
-// `values[i]` is the change to `keys[i]` (null: delete), applied in order.
-function encodeRecord(
-  keys: readonly KeyText[],
-  values: readonly (Uint8Array | null)[],
-): { record: Buffer; changes: DecodedOp[] } {
-  let size = 4;
-  for (let i = 0; i < keys.length; i++) {
-    const value = values[i];
-    size += 3 + keys[i]!.length + (value ? 4 + value.length : 0);
-  }
-  const out = Buffer.allocUnsafe(size);
-  const changes: DecodedOp[] = new Array(keys.length);
-  out.writeUInt32BE(keys.length, 0);
-  let at = 4;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const value = values[i]!;
-    out[at] = value === null ? 2 : 1;
-    out.writeUInt16BE(key.length, at + 1);
-    out.write(key, at + 3, 'latin1');
-    at += 3 + key.length;
-    if (value !== null) {
-      out.writeUInt32BE(value.length, at);
-      out.set(value, at + 4);
-      changes[i] = [key, out.subarray(at + 4, at + 4 + value.length)];
-      at += 4 + value.length;
-    } else changes[i] = [key, null];
-  }
-  return { record: out, changes };
-}
-
-function decodeRecord(record: Buffer): DecodedOp[] {
-  const bad = () => new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log record is malformed');
-  if (record.length < 4) throw bad();
-  const count = record.readUInt32BE(0);
-  const ops: DecodedOp[] = [];
-  let at = 4;
-  for (let i = 0; i < count; i++) {
-    if (at + 3 > record.length) throw bad();
-    const type = record[at]!;
-    const keyLength = record.readUInt16BE(at + 1);
-    at += 3;
-    if (at + keyLength > record.length || (type !== 1 && type !== 2)) throw bad();
-    const k = record.toString('latin1', at, at + keyLength);
-    at += keyLength;
-    if (type === 2) {
-      ops.push([k, null]);
-      continue;
-    }
-    if (at + 4 > record.length) throw bad();
-    const n = record.readUInt32BE(at);
-    at += 4;
-    if (at + n > record.length) throw bad();
-    ops.push([k, record.subarray(at, at + n)]);
-    at += n;
-  }
-  if (at !== record.length) throw bad();
-  return ops;
-}
-
-/** The changes of `[start, end)` in key order. */
-function rangeOf(
-  sorted: readonly KeyText[],
-  changes: ReadonlyMap<KeyText, Change>,
-  start: KeyText | undefined,
-  end: KeyText,
-): [KeyText, Change][] {
-  const out: [KeyText, Change][] = [];
-  const to = lowerBound(sorted, end);
-  for (let i = start === undefined ? 0 : lowerBound(sorted, start); i < to; i++)
-    out.push([sorted[i]!, changes.get(sorted[i]!)!]);
-  return out;
-}
-
-/** Two key-ordered change lists as one; on equal keys `newer` wins. */
-function mergeLayers(newer: [KeyText, Change][], older: [KeyText, Change][]): [KeyText, Change][] {
-  const out: [KeyText, Change][] = [];
-  let a = 0;
-  let b = 0;
-  while (a < newer.length || b < older.length) {
-    if (b >= older.length || (a < newer.length && newer[a]![0] < older[b]![0])) out.push(newer[a++]!);
-    else if (a >= newer.length || older[b]![0] < newer[a]![0]) out.push(older[b++]!);
-    else {
-      out.push(newer[a++]!);
-      b++;
-    }
-  }
-  return out;
-}
-
-function lowerBound(sorted: readonly KeyText[], key: KeyText): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -1,0 +1,96 @@
+/**
+ * The write buffer's log format (see write-buffer.ts): each buffered batch is one record under a
+ * reserved key `ff ff ff ff "wbuf-log/" <u64 sequence>` in the engine below, which seals it and
+ * binds it to that key.
+ */
+import { KvsError } from './errors.ts';
+import type { KeyText } from './sealed-block.ts';
+
+/** The first key of the reserved range (four 0xFF bytes); user keys must sort below it. */
+export const RESERVED_PREFIX = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+/** The prefix of every log record's key. */
+export const LOG_PREFIX = Buffer.concat([RESERVED_PREFIX, Buffer.from('wbuf-log/', 'latin1')]);
+
+/** A buffered change: the new value, or null for a deletion. */
+export type Change = Buffer | null;
+/** One operation of a record, as the buffer keeps it. */
+export type DecodedOp = readonly [KeyText, Change];
+
+/** The key of record `seq`. */
+export function logKey(seq: bigint): Buffer {
+  const key = Buffer.alloc(LOG_PREFIX.length + 8);
+  LOG_PREFIX.copy(key, 0);
+  key.writeBigUInt64BE(seq, LOG_PREFIX.length);
+  return key;
+}
+
+/** The sequence number of a record key (`ERR_KVS_INTEGRITY` if it is not one). */
+export function logSeq(key: Uint8Array): bigint {
+  if (key.length !== LOG_PREFIX.length + 8)
+    throw new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log key has the wrong length');
+  return Buffer.from(key.buffer, key.byteOffset, key.length).readBigUInt64BE(LOG_PREFIX.length);
+}
+
+// A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
+// and for a put u32 value length and value. Sealed and bound to its key by the engine below.
+// Also returns the changes as the buffer keeps them (values are views of the record: the copy).
+// `values[i]` is the change to `keys[i]` (null: delete), applied in order.
+export function encodeRecord(
+  keys: readonly KeyText[],
+  values: readonly (Uint8Array | null)[],
+): { record: Buffer; changes: DecodedOp[] } {
+  let size = 4;
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    size += 3 + keys[i]!.length + (value ? 4 + value.length : 0);
+  }
+  const out = Buffer.allocUnsafe(size);
+  const changes: DecodedOp[] = new Array(keys.length);
+  out.writeUInt32BE(keys.length, 0);
+  let at = 4;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const value = values[i]!;
+    out[at] = value === null ? 2 : 1;
+    out.writeUInt16BE(key.length, at + 1);
+    out.write(key, at + 3, 'latin1');
+    at += 3 + key.length;
+    if (value !== null) {
+      out.writeUInt32BE(value.length, at);
+      out.set(value, at + 4);
+      changes[i] = [key, out.subarray(at + 4, at + 4 + value.length)];
+      at += 4 + value.length;
+    } else changes[i] = [key, null];
+  }
+  return { record: out, changes };
+}
+
+/** The operations of a record, in order (`ERR_KVS_INTEGRITY` when malformed). */
+export function decodeRecord(record: Buffer): DecodedOp[] {
+  const bad = () => new KvsError('ERR_KVS_INTEGRITY', 'a write buffer log record is malformed');
+  if (record.length < 4) throw bad();
+  const count = record.readUInt32BE(0);
+  const ops: DecodedOp[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 3 > record.length) throw bad();
+    const type = record[at]!;
+    const keyLength = record.readUInt16BE(at + 1);
+    at += 3;
+    if (at + keyLength > record.length || (type !== 1 && type !== 2)) throw bad();
+    const k = record.toString('latin1', at, at + keyLength);
+    at += keyLength;
+    if (type === 2) {
+      ops.push([k, null]);
+      continue;
+    }
+    if (at + 4 > record.length) throw bad();
+    const n = record.readUInt32BE(at);
+    at += 4;
+    if (at + n > record.length) throw bad();
+    ops.push([k, record.subarray(at, at + n)]);
+    at += n;
+  }
+  if (at !== record.length) throw bad();
+  return ops;
+}
