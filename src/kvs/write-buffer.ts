@@ -54,8 +54,6 @@ import {
 } from './write-buffer-log.ts';
 import { type ChangeLayer, mergedScan } from './write-buffer-merge.ts';
 
-export { RESERVED_PREFIX } from './write-buffer-log.ts';
-
 const RESERVED_TEXT = keyText(RESERVED_PREFIX);
 /** Keys per engine batch of a fold. */
 const FOLD_CHUNK = 4096;

@@ -20,6 +20,7 @@ import {
   type MeteringErrorCode,
 } from '../../src/metering/index.ts';
 import { decodeBcd, decodeBcdTime, encodeBcd, encodeBcdTime } from '../../src/metering/protocol/bcd.ts';
+import { writeU64BE } from '../../src/metering/protocol/field-codec.ts';
 import { prng } from '../support/prng.ts';
 import { sampleReport, T0 } from './protocol-fixture.ts';
 
@@ -189,6 +190,21 @@ describe('packed BCD', () => {
         refusedWith('ERR_BLOCK_FIELD'),
         String(c),
       );
+    }
+  });
+});
+
+describe('64-bit big-endian counters', () => {
+  it('writes every safe integer as Buffer.writeBigUInt64BE does', () => {
+    const rand = prng(3);
+    const values = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 48 + 5, Number.MAX_SAFE_INTEGER];
+    for (let i = 0; i < 1000; i++) values.push(Math.floor(rand() * Number.MAX_SAFE_INTEGER));
+    for (const v of values) {
+      const mine = new Uint8Array(10);
+      writeU64BE(mine, 1, v);
+      const ref = Buffer.alloc(10);
+      ref.writeBigUInt64BE(BigInt(v), 1);
+      assert.deepEqual(Buffer.from(mine), ref, String(v));
     }
   });
 });

@@ -62,6 +62,23 @@ export function writeSafeU64(view: DataView, offset: number, value: number, fiel
   view.setBigUint64(offset, BigInt(value), true);
 }
 
+/**
+ * Writes a non-negative safe integer (a counter) as unsigned 64-bit big-endian, without BigInt:
+ * the high and low 32 bits. The caller owns the range (counters are capped below 2^53).
+ */
+export function writeU64BE(bytes: Uint8Array, offset: number, value: number): void {
+  const hi = Math.floor(value / 0x1_0000_0000);
+  const lo = value >>> 0;
+  bytes[offset] = hi >>> 24;
+  bytes[offset + 1] = hi >>> 16;
+  bytes[offset + 2] = hi >>> 8;
+  bytes[offset + 3] = hi;
+  bytes[offset + 4] = lo >>> 24;
+  bytes[offset + 5] = lo >>> 16;
+  bytes[offset + 6] = lo >>> 8;
+  bytes[offset + 7] = lo;
+}
+
 /** Refuses non-zero bytes in `bytes[start, end)` (reserved areas must be zero, so encodings are canonical). */
 export function assertZero(bytes: Uint8Array, start: number, end: number, field: string): void {
   for (let i = start; i < end; i++) {

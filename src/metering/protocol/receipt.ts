@@ -1,7 +1,7 @@
 import { BCD_TIME_LENGTH, decodeBcdTime, encodeBcdTime } from './bcd.ts';
 import { decodeCommandFrame, encodeCommandFrame, expectCode } from './block.ts';
 import { fieldError } from './errors.ts';
-import { assertZero } from './field-codec.ts';
+import { assertZero, writeU64BE } from './field-codec.ts';
 
 /**
  * Command 0xE1, a securecloud extension (NBR 14522 leaves codes above 0xE0 to manufacturers): the
@@ -35,17 +35,7 @@ export function encodeReceiptCommand(r: Receipt): Uint8Array {
   const params = new Uint8Array(USED);
   params[0] = RECEIPT_STATUS[r.status];
   encodeBcdTime(r.timestamp, params, 1, 'timestamp');
-  const at = 1 + BCD_TIME_LENGTH;
-  const hi = Math.floor(r.counter / 0x1_0000_0000);
-  const lo = r.counter >>> 0;
-  params[at] = hi >>> 24;
-  params[at + 1] = hi >>> 16;
-  params[at + 2] = hi >>> 8;
-  params[at + 3] = hi;
-  params[at + 4] = lo >>> 24;
-  params[at + 5] = lo >>> 16;
-  params[at + 6] = lo >>> 8;
-  params[at + 7] = lo;
+  writeU64BE(params, 1 + BCD_TIME_LENGTH, r.counter);
   return encodeCommandFrame({ code: CMD_RECEIPT, readerSerial: r.readerSerial, params });
 }
 

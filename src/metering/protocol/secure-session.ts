@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { type CounterVerdict, windowBytes, windowCheck, windowCommit } from './counter-window.ts';
 import { MeteringError } from './errors.ts';
+import { writeU64BE } from './field-codec.ts';
 import { SlotSlab } from './session-slab.ts';
 import { checkMessage, DATA_HEADER_LENGTH, malformed, TAG_LENGTH, writeMessageHead } from './wire.ts';
 
@@ -235,8 +236,7 @@ export function sealData(
   const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
   writeMessageHead(out, direction, meterId);
   out.write(sessionId, 6, 'hex');
-  out.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 14);
-  out.writeUInt32BE(counter >>> 0, 18);
+  writeU64BE(out, 14, counter);
   const cipher = createCipheriv('aes-256-gcm', key, nonce(direction, counter));
   cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
   const body = cipher.update(plaintext);
@@ -273,7 +273,6 @@ function nonce(direction: Direction, counter: number): Buffer {
   // Counters are safe integers (parseDataHeader caps them; the session limits keep them far below).
   const n = Buffer.allocUnsafe(12);
   n.writeUInt32BE(NONCE_PREFIX[direction], 0);
-  n.writeUInt32BE(Math.floor(counter / 0x1_0000_0000), 4);
-  n.writeUInt32BE(counter >>> 0, 8);
+  writeU64BE(n, 4, counter);
   return n;
 }
