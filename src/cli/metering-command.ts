@@ -12,6 +12,7 @@ import { runAttestedAggregator, runAttestedMdc } from '../metering/attested.ts';
 import { auditReadings, formatAuditReport, importInmetroPublicKey } from '../metering/inmetro/index.ts';
 import { connectLink, type Link } from '../metering/link.ts';
 import { parseReadingsExport } from '../metering/mdc/export-format.ts';
+import { applyMdcV8Flags } from '../metering/mdc/mdc-service.ts';
 import { MeterKeyFile, provisionMeters } from '../metering/provisioning.ts';
 import { loadHouseholdProfiles } from '../metering/simulator/household-data.ts';
 import { createCustomerModel } from '../metering/simulator/model.ts';
@@ -322,6 +323,10 @@ MDC its identity and the registry digest through the CAS:
         'buffered writes (MiB) that force a fold before a round pauses (default: a whole round, 1.5 KiB per provisioned meter, from 128 MiB to a quarter of the memory)',
       )
       .option(
+        '--envelope-worker <on|off>',
+        'open envelopes and seal receipts in a worker thread while the main thread stores (default on)',
+      )
+      .option(
         '--insecure-plaintext-bench',
         'also accept reports in clear: ONLY to measure the envelope cost (bench/ingest.ts)',
       ),
@@ -334,11 +339,14 @@ MDC its identity and the registry digest through the CAS:
         http: string;
         pageEncryption?: string;
         writeBufferMib?: string;
+        envelopeWorker?: string;
         insecurePlaintextBench?: boolean;
       },
     ) => {
       const http = hostPort(f.http, '--http');
       const pageEncryption = onOff(f.pageEncryption, '--page-encryption');
+      const envelopeWorker = onOff(f.envelopeWorker, '--envelope-worker');
+      applyMdcV8Flags();
       const bufferMib =
         f.writeBufferMib === undefined
           ? undefined
@@ -353,6 +361,7 @@ MDC its identity and the registry digest through the CAS:
         httpPort: http.port,
         ...(f.insecurePlaintextBench ? { allowPlaintext: true } : {}),
         ...(pageEncryption !== undefined && { pageEncryption }),
+        ...(envelopeWorker !== undefined && { envelopeWorker }),
         ...(bufferMib !== undefined && { writeBufferBytes: bufferMib * 1024 * 1024 }),
         log: (level, msg, fields) => (msg === 'batch handled' ? undefined : log(level, msg, fields)),
       }).catch((err) => {

@@ -119,6 +119,8 @@ export interface RunMdcOptions extends AttestOptions {
   readonly pageEncryption?: boolean;
   /** Write-buffer limit in bytes (see `MdcServiceOptions.writeBufferBytes`). */
   readonly writeBufferBytes?: number;
+  /** Envelope AEAD in a worker thread (default true; see `MdcServiceOptions.envelopeWorker`). */
+  readonly envelopeWorker?: boolean;
 }
 
 /** A running attested MDC. */
@@ -169,6 +171,7 @@ export async function runAttestedMdc(o: RunMdcOptions): Promise<RunningMdc> {
       storageKey,
       ...(o.pageEncryption !== undefined && { pageEncryption: o.pageEncryption }),
       ...(o.writeBufferBytes !== undefined && { writeBufferBytes: o.writeBufferBytes }),
+      ...(o.envelopeWorker !== undefined && { envelopeWorker: o.envelopeWorker }),
       transport: p.transport,
       identity,
       busIdentity: p.identity,

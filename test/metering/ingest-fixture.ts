@@ -79,6 +79,8 @@ export async function startIngestRig(o: {
   batchSize?: number;
   /** Start the MDC process with --insecure-plaintext-bench (envelope-cost benchmark). */
   plaintext?: boolean;
+  /** The MDC's --envelope-worker (default: its default, on). */
+  envelopeWorker?: boolean;
   /** MDC shard processes (with `mdcProcess: true`; default 1): meter m goes to shard m mod shards. */
   mdcShards?: number;
 }): Promise<IngestRig> {
@@ -182,6 +184,7 @@ export async function startIngestRig(o: {
         '--http',
         `127.0.0.1:${httpPort}`,
         ...(o.plaintext ? ['--insecure-plaintext-bench'] : []),
+        ...(o.envelopeWorker === undefined ? [] : ['--envelope-worker', o.envelopeWorker ? 'on' : 'off']),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -119,7 +119,9 @@ export interface IngestRig {
 }
 
 /** Opens a rig: fresh database, fresh INMETRO key, clock at {@link T}. */
-export async function openIngestRig(o: Partial<Pick<MdcIngestOptions, 'limits'>> = {}): Promise<IngestRig> {
+export async function openIngestRig(
+  o: Partial<Pick<MdcIngestOptions, 'limits' | 'envelopeWorker'>> = {},
+): Promise<IngestRig> {
   const f = await sharedFleet();
   const dbDir = await mkdtemp(join(tmpdir(), 'sc-mdc-ingest-db-'));
   const { db, engine } = await openMdcDatabase(join(dbDir, 'mdc'), Buffer.alloc(32, 7));

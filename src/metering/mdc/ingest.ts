@@ -18,14 +18,18 @@ import {
   isMeteringError,
   MdcEndpoint,
   type MdcSessionRecord,
+  MESSAGE_TYPES,
   MeteringError,
   messageType,
   type OpenedEnvelope,
+  type PreOpened,
   type ReceiptStatus,
   type SessionLimits,
 } from '../protocol/index.ts';
 import { checkMessage, PLAIN_DOWN_LENGTH, writeMessageHead } from '../protocol/wire.ts';
 import type { MeterRegistry } from '../provisioning.ts';
+import type { JobItem } from './envelope-jobs.ts';
+import type { EnvelopeWorker } from './envelope-worker.ts';
 import type { ReadingStore } from './reading-store.ts';
 
 /** The 15-minute grid. */
@@ -81,13 +85,49 @@ export interface MdcIngestOptions {
    * (`npm run bench -- ingest`). Never in a deployment.
    */
   readonly allowPlaintext?: boolean;
+  /**
+   * Opens envelopes and seals receipts in this worker thread (started and closed by the caller);
+   * without one, on the calling thread.
+   */
+  readonly envelopeWorker?: EnvelopeWorker;
 }
 
 interface Candidate {
   readonly index: number;
   readonly opened: OpenedEnvelope;
   readonly q: InstantaneousQuantities;
+  /** Already stored (set while storing). */
   duplicate: boolean;
+  /** The same (meter, interval) came earlier in this batch. */
+  readonly inBatchDuplicate: boolean;
+}
+
+/** A batch's messages past {@link MdcIngest.handle}'s checks. */
+interface Admitted {
+  readonly candidates: Candidate[];
+  /** Indexes of accepted finishes. */
+  readonly finishes: number[];
+  readonly undo: Array<{ undo(): void; release(): void }>;
+  readonly sessions: MdcSessionRecord[];
+}
+
+/** A receipt laid out with its counter, to be sealed in the worker. */
+interface PendingReceipt extends JobItem {
+  readonly index: number;
+  readonly status: ReceiptStatus;
+  readonly meterSerial: string;
+}
+
+/** A batch's results, and the receipts still to seal into them. */
+interface Answer {
+  readonly results: Buffer[];
+  readonly seal: PendingReceipt[];
+}
+
+/** What the worker made of a batch's data envelopes, by message index. */
+interface PreOpenedBatch {
+  readonly pre: Array<PreOpened | undefined>;
+  readonly opened: Array<Uint8Array | null | undefined>;
 }
 
 /** See the module comment. Not re-entrant: the service runs one {@link handle} at a time. */
@@ -110,6 +150,9 @@ export class MdcIngest {
   #newSessions: MdcSessionRecord[] = [];
   readonly #allowPlaintext: boolean;
   #plainCounter = 0;
+  readonly #worker: EnvelopeWorker | undefined;
+  /** Settles when the batch before has been stored and answered (its receipts may still be sealing). */
+  #turn: Promise<void> = Promise.resolve();
   /**
    * Latest stored interval per meter (meter number → UTC ms): read from the store the first time a
    * meter reports after start-up, then kept up to date. A report for a later interval cannot be
@@ -123,6 +166,7 @@ export class MdcIngest {
     this.#maxFuture = o.maxFutureMs ?? 10 * 60_000;
     this.#allowPlaintext = o.allowPlaintext === true;
     this.#maxAge = o.maxAgeMs ?? 35 * 24 * 3600_000;
+    this.#worker = o.envelopeWorker;
     this.#signer = new InmetroBatchSigner({ privateKey: o.inmetroKey, signer: o.signer });
     this.#endpoint = new MdcEndpoint({
       privateKey: o.identity,
@@ -149,16 +193,71 @@ export class MdcIngest {
     return n;
   }
 
-  /** Handles one batch of messages; one result per message, in order. */
+  /**
+   * Handles one batch of messages; one result per message, in order. Batches may overlap: each
+   * batch's envelopes go to the worker as it arrives, but batches are checked, stored and answered
+   * one at a time, in the order `handle` was called; receipts are sealed (in the worker) after the
+   * next batch may start.
+   */
   async handle(messages: readonly Uint8Array[]): Promise<Buffer[]> {
+    const previous = this.#turn;
+    let release = (): void => undefined;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Chained, so that the next batch waits for this one and the one before, however this one ends.
+    this.#turn = previous.then(() => mine);
+    let answer: Answer;
+    try {
+      const pre = await this.#preOpen(messages);
+      await previous;
+      answer = await this.#process(messages, pre);
+    } finally {
+      release();
+    }
+    if (answer.seal.length > 0) await this.#sealInWorker(answer);
+    return answer.results;
+  }
+
+  /** Checks, stores and answers a batch; receipts to seal in the worker are left in `seal`. */
+  async #process(messages: readonly Uint8Array[], pre: PreOpenedBatch | undefined): Promise<Answer> {
     const results: Buffer[] = new Array(messages.length);
-    const candidates: Candidate[] = [];
-    const inBatch = new Map<string, Candidate>();
-    const counters = new Set<string>();
     this.#newSessions = [];
-    const finishes: number[] = [];
-    const undo: Array<{ undo(): void; release(): void }> = [];
+    const batch: Admitted = { candidates: [], finishes: [], undo: [], sessions: this.#newSessions };
     const now = this.#now();
+    this.#admit(messages, pre, now, results, batch);
+    const seal: PendingReceipt[] = [];
+    try {
+      await this.#storeBatch(batch, now);
+    } catch (err) {
+      // Nothing was stored and no counter recorded, and sessions not persisted are taken back: the
+      // whole batch can be resent.
+      for (const u of batch.undo) u.undo();
+      this.counters.retries += 1;
+      const reason =
+        err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
+      for (const c of batch.candidates) results[c.index] = encodeResult('retry', c.q.meterSerial, reason);
+      for (const i of batch.finishes)
+        results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
+      return { results, seal };
+    }
+    for (const u of batch.undo) u.release();
+    this.counters.handshakes += batch.sessions.length;
+    if (batch.candidates.length > 0) this.counters.batches += 1;
+    for (const c of batch.candidates) this.#receipt(c, results, seal);
+    return { results, seal };
+  }
+
+  /** Opens, decodes and validates each message (hellos and finishes are answered here). */
+  #admit(
+    messages: readonly Uint8Array[],
+    pre: PreOpenedBatch | undefined,
+    now: number,
+    results: Buffer[],
+    batch: Admitted,
+  ): void {
+    const inBatch = new Set<string>();
+    const counters = new Set<string>();
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i]!;
       try {
@@ -167,30 +266,32 @@ export class MdcIngest {
           results[i] = encodeResult('accepted', envelopeMeterId(m) ?? '', this.#endpoint.acceptHello(m));
         } else if (type === 'finish') {
           const accepted = this.#endpoint.acceptFinish(m);
-          undo.push(accepted);
+          batch.undo.push(accepted);
           results[i] = encodeResult('established', accepted.meterId);
-          finishes.push(i);
+          batch.finishes.push(i);
         } else if (type === 'dataUp' || type === 'plainUp') {
-          const opened = type === 'dataUp' ? this.#endpoint.open(m, { commit: false }) : this.#openPlain(m);
+          const opened =
+            type === 'dataUp'
+              ? this.#endpoint.open(m, {
+                  commit: false,
+                  ...(pre?.pre[i] !== undefined ? { pre: pre.pre[i], opened: pre.opened[i] ?? null } : {}),
+                })
+              : this.#openPlain(m);
           const counterKey = `${opened.sessionId}:${opened.counter}`;
           if (counters.has(counterKey)) {
             throw new MeteringError(
               'ERR_ENVELOPE_REPLAYED',
               `envelope counter ${opened.counter} twice in one batch`,
-              {
-                check: 'counter',
-                value: String(opened.counter),
-              },
+              { check: 'counter', value: String(opened.counter) },
             );
           }
           counters.add(counterKey);
           const q = decodeInstantaneousFrame(opened.frame);
           this.#validate(q, now);
           const key = `${q.meterSerial}|${q.timestamp}`;
-          const candidate: Candidate = { index: i, opened, q, duplicate: false };
-          if (inBatch.has(key)) candidate.duplicate = true;
-          else inBatch.set(key, candidate);
-          candidates.push(candidate);
+          const duplicate = inBatch.has(key);
+          inBatch.add(key);
+          batch.candidates.push({ index: i, opened, q, duplicate, inBatchDuplicate: duplicate });
         } else {
           throw new MeteringError('ERR_ENVELOPE_MALFORMED', `an MDC does not accept ${type} messages`, {
             check: 'direction',
@@ -204,86 +305,111 @@ export class MdcIngest {
         results[i] = encodeResult('refused', envelopeMeterId(m) ?? '', err.code);
       }
     }
-    const sessions = this.#newSessions;
-    const inBatchDuplicates = candidates.map((c) => c.duplicate);
-    const attempt = async (checkAll: boolean): Promise<void> => {
-      candidates.forEach((c, k) => {
-        c.duplicate = inBatchDuplicates[k]!;
-      });
-      await this.#store.transaction(async () => {
-        for (const s of sessions) await this.#store.saveSession(s);
-        for (const c of candidates) {
-          if (c.duplicate) continue;
-          // Optimistic: a report after the meter's latest stored interval (or of a meter not seen
-          // since start-up) is taken as new; the primary key refuses it if it is not, and the batch
-          // is then redone with a lookup per reading.
-          const latest = this.#latest.get(Number(c.q.meterSerial));
-          if (!checkAll && (latest === undefined || c.q.timestamp > latest)) continue;
-          if (await this.#store.exists(c.q.meterSerial, c.q.timestamp)) c.duplicate = true;
-        }
-        const fresh = candidates.filter((c) => !c.duplicate);
-        // One signed Merkle batch per 256 readings: signing stays ~4 µs per reading and each
-        // proof is 8 hashes (docs/inmetro-signatures.md, section 6).
-        for (let start = 0; start < fresh.length; start += SIGNED_BATCH_SIZE) {
-          const chunk = fresh.slice(start, start + SIGNED_BATCH_SIZE);
-          const signed = this.#signer.sign({
-            batchId: this.#store.nextBatchId(),
-            createdAt: now,
-            blocks: chunk.map((c) => c.opened.block),
-          });
-          await this.#store.insertBatch(
-            signed,
-            chunk.map((c, leaf) => ({ q: c.q, block: c.opened.block, leaf, proof: signed.proofs[leaf]! })),
-            now,
-          );
-        }
-      });
-    };
+  }
+
+  /**
+   * Stores the batch's new sessions and fresh readings in one transaction, signed in INMETRO
+   * batches. Optimistic first (no lookup for a report after its meter's latest stored interval);
+   * redone with a lookup per reading if the primary key refuses one.
+   */
+  async #storeBatch(batch: Admitted, now: number): Promise<void> {
     try {
-      try {
-        await attempt(false);
-      } catch (err) {
-        if (!isSqlError(err) || err.code !== 'ERR_SQL_UNIQUE_VIOLATION') throw err;
-        this.counters.slowPath += 1;
-        await attempt(true);
-      }
+      await this.#attemptStore(batch, now, false);
     } catch (err) {
-      // Nothing was stored and no counter recorded, and sessions not persisted are taken back: the
-      // whole batch can be resent.
-      for (const u of undo) u.undo();
-      this.counters.retries += 1;
-      const reason =
-        err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'store-failed';
-      for (const c of candidates) results[c.index] = encodeResult('retry', c.q.meterSerial, reason);
-      for (const i of finishes)
-        results[i] = encodeResult('retry', envelopeMeterId(messages[i]!) ?? '', reason);
-      return results;
+      if (!isSqlError(err) || err.code !== 'ERR_SQL_UNIQUE_VIOLATION') throw err;
+      this.counters.slowPath += 1;
+      await this.#attemptStore(batch, now, true);
     }
-    for (const u of undo) u.release();
-    this.counters.handshakes += sessions.length;
-    if (candidates.length > 0) this.counters.batches += 1;
-    for (const c of candidates) {
-      c.opened.commit();
-      if (!c.duplicate) {
-        const meter = Number(c.q.meterSerial);
-        if ((this.#latest.get(meter) ?? 0) < c.q.timestamp) this.#latest.set(meter, c.q.timestamp);
+  }
+
+  async #attemptStore(batch: Admitted, now: number, checkAll: boolean): Promise<void> {
+    const { candidates } = batch;
+    for (const c of candidates) c.duplicate = c.inBatchDuplicate;
+    await this.#store.transaction(async () => {
+      for (const s of batch.sessions) await this.#store.saveSession(s);
+      for (const c of candidates) {
+        if (c.duplicate) continue;
+        // Optimistic: a report after the meter's latest stored interval (or of a meter not seen
+        // since start-up) is taken as new; the primary key refuses it if it is not.
+        const latest = this.#latest.get(Number(c.q.meterSerial));
+        if (!checkAll && (latest === undefined || c.q.timestamp > latest)) continue;
+        if (await this.#store.exists(c.q.meterSerial, c.q.timestamp)) c.duplicate = true;
       }
-      const status: ReceiptStatus = c.duplicate ? 'duplicate' : 'stored';
-      if (c.duplicate) this.counters.duplicates += 1;
-      else this.counters.stored += 1;
-      const command = encodeReceiptCommand({
-        readerSerial: MDC_READER_SERIAL,
-        status,
-        timestamp: c.q.timestamp,
-        counter: c.opened.counter,
-      });
-      const receipt =
-        c.opened.sessionId === PLAIN_SESSION
-          ? plainDown(c.q.meterSerial, command)
-          : this.#endpoint.seal(c.q.meterSerial, command);
-      results[c.index] = encodeResult(status, c.q.meterSerial, receipt);
+      const fresh = candidates.filter((c) => !c.duplicate);
+      // One signed Merkle batch per 256 readings: signing stays ~4 µs per reading and each
+      // proof is 8 hashes (docs/inmetro-signatures.md, section 6).
+      for (let start = 0; start < fresh.length; start += SIGNED_BATCH_SIZE) {
+        const chunk = fresh.slice(start, start + SIGNED_BATCH_SIZE);
+        const signed = this.#signer.sign({
+          batchId: this.#store.nextBatchId(),
+          createdAt: now,
+          blocks: chunk.map((c) => c.opened.block),
+        });
+        await this.#store.insertBatch(
+          signed,
+          chunk.map((c, leaf) => ({ q: c.q, block: c.opened.block, leaf, proof: signed.proofs[leaf]! })),
+          now,
+        );
+      }
+    });
+  }
+
+  /** Records a stored candidate's counter and builds its receipt (sealed now, or left in `seal`). */
+  #receipt(c: Candidate, results: Buffer[], seal: PendingReceipt[]): void {
+    c.opened.commit();
+    if (!c.duplicate) {
+      const meter = Number(c.q.meterSerial);
+      if ((this.#latest.get(meter) ?? 0) < c.q.timestamp) this.#latest.set(meter, c.q.timestamp);
     }
-    return results;
+    const status: ReceiptStatus = c.duplicate ? 'duplicate' : 'stored';
+    if (c.duplicate) this.counters.duplicates += 1;
+    else this.counters.stored += 1;
+    const command = encodeReceiptCommand({
+      readerSerial: MDC_READER_SERIAL,
+      status,
+      timestamp: c.q.timestamp,
+      counter: c.opened.counter,
+    });
+    if (c.opened.sessionId === PLAIN_SESSION) {
+      results[c.index] = encodeResult(status, c.q.meterSerial, plainDown(c.q.meterSerial, command));
+    } else if (this.#worker === undefined) {
+      results[c.index] = encodeResult(status, c.q.meterSerial, this.#endpoint.seal(c.q.meterSerial, command));
+    } else {
+      const { key, message } = this.#endpoint.prepareSeal(c.q.meterSerial, command);
+      seal.push({ index: c.index, status, meterSerial: c.q.meterSerial, key, message });
+    }
+  }
+
+  /** Seals the answer's receipts in the worker (keys copied now, before any session can change). */
+  async #sealInWorker(answer: Answer): Promise<void> {
+    const sealed = await this.#worker!.run('seal', 'dataDown', answer.seal);
+    answer.seal.forEach((r, k) => {
+      answer.results[r.index] = encodeResult(r.status, r.meterSerial, sealed[k]!);
+    });
+  }
+
+  /** Hands the batch's data envelopes whose session is known to the worker (undefined: none, or no worker). */
+  async #preOpen(messages: readonly Uint8Array[]): Promise<PreOpenedBatch | undefined> {
+    if (this.#worker === undefined) return undefined;
+    const pre: Array<PreOpened | undefined> = new Array(messages.length);
+    const items: JobItem[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      if (m.length < 2 || m[1] !== MESSAGE_TYPES.dataUp) continue;
+      const p = this.#endpoint.preOpen(m);
+      if (p === undefined) continue;
+      pre[i] = p;
+      items.push({ key: p.key, message: m });
+      at.push(i);
+    }
+    if (items.length === 0) return undefined;
+    const out = await this.#worker.run('open', 'dataUp', items);
+    const opened: Array<Uint8Array | null | undefined> = new Array(messages.length);
+    at.forEach((i, k) => {
+      opened[i] = out[k];
+    });
+    return { pre, opened };
   }
 
   /** Destroys the session keys. */

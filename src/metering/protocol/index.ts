@@ -57,6 +57,7 @@ export {
   type MdcEndpointOptions,
   type MdcSessionRecord,
   type OpenedEnvelope,
+  type PreOpened,
 } from './mdc-endpoint.ts';
 export { MeterEndpoint, type MeterEndpointOptions } from './meter-endpoint.ts';
 export {
@@ -76,6 +77,7 @@ export {
   encodeRegistersResponse,
 } from './registers.ts';
 export {
+  type DataHeader,
   DEFAULT_SESSION_LIMITS,
   type Direction,
   openData,

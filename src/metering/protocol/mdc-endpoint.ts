@@ -11,6 +11,7 @@ import {
 } from './handshake.ts';
 import { mdcKeyId, randomX25519, x25519FromSeed } from './keys.ts';
 import {
+  type DataHeader,
   DEFAULT_SESSION_LIMITS,
   parseDataHeader,
   SecureSession,
@@ -46,6 +47,18 @@ export interface OpenedEnvelope {
   readonly frame: ResponseFrame;
   /** Records the counter in the replay window (done by `open` unless `commit: false`). */
   commit(): void;
+}
+
+/**
+ * What {@link MdcEndpoint.preOpen} found for a data envelope: its header, the session it names and
+ * that session's receive key, to open it elsewhere (a worker thread) before {@link MdcEndpoint.open}
+ * checks it.
+ */
+export interface PreOpened {
+  readonly header: DataHeader;
+  readonly session: SecureSession;
+  /** A view of the session's receive key: copy it before the session can be destroyed. */
+  readonly key: Buffer;
 }
 
 /**
@@ -215,13 +228,45 @@ export class MdcEndpoint {
     };
   }
 
-  /** Opens a meter's envelope: session, age, replay window, tag, then the block's length, CRC and serial. */
-  open(envelope: Uint8Array, options: { commit?: boolean } = {}): OpenedEnvelope {
-    const header = parseDataHeader(envelope, 'dataUp');
+  /**
+   * The header, session and receive key of a data envelope whose session is known, or `undefined`
+   * (malformed, unknown session: {@link open} will say why). Checks nothing else.
+   */
+  preOpen(envelope: Uint8Array): PreOpened | undefined {
+    let header: DataHeader;
+    try {
+      header = parseDataHeader(envelope, 'dataUp');
+    } catch {
+      return undefined;
+    }
+    const sessions = this.#meters.get(header.meterId)?.sessions;
+    const session = sessions?.current?.sessionId === header.sessionId ? sessions.current : sessions?.previous;
+    if (session === undefined || session.sessionId !== header.sessionId || session.destroyed)
+      return undefined;
+    return { header, session, key: session.receiveKey() };
+  }
+
+  /**
+   * Opens a meter's envelope: session, age, replay window, tag, then the block's length, CRC and serial.
+   * `options.pre` and `options.opened`: what {@link preOpen} returned for this envelope and what was
+   * made of it with that key (plaintext, or `null` when the tag did not match); used only when the
+   * envelope still names that same session, otherwise the envelope is decrypted here.
+   */
+  open(
+    envelope: Uint8Array,
+    options: { commit?: boolean; pre?: PreOpened; opened?: Uint8Array | null } = {},
+  ): OpenedEnvelope {
+    const { pre } = options;
+    const header = pre?.header ?? parseDataHeader(envelope, 'dataUp');
     const state = this.#meters.get(header.meterId);
     if (state === undefined) return refuse('ERR_SESSION_UNKNOWN', 'session', header.sessionId, 'none');
     const session = state.sessions.find(header.sessionId, header.meterId);
-    const block = session.open(envelope, header, this.#now(), { commit: options.commit !== false });
+    const block = session.open(envelope, header, this.#now(), {
+      commit: options.commit !== false,
+      ...(pre !== undefined && pre.session === session && options.opened !== undefined
+        ? { opened: options.opened }
+        : {}),
+    });
     const frame = decodeResponseFrameView(block);
     if (frame.meterSerial !== header.meterId) {
       refuse('ERR_METER_MISMATCH', 'block-meter-serial', frame.meterSerial, header.meterId);
@@ -243,6 +288,19 @@ export class MdcEndpoint {
     if (session === undefined)
       return refuse('ERR_SESSION_UNKNOWN', 'session', meterId, 'an established session');
     return session.seal(commandBlock);
+  }
+
+  /**
+   * Takes the meter's next down counter and lays out the envelope of a 66-byte command block without
+   * encrypting it: seal `message` in place with `key` ({@link sealInPlace}) before the session can be
+   * destroyed (in the same turn of the event loop, or from a copy of the key).
+   */
+  prepareSeal(meterId: string, commandBlock: Uint8Array): { key: Buffer; message: Buffer } {
+    if (commandBlock.length !== 66) throw new TypeError('the MDC seals 66-byte command blocks');
+    const session = this.#meters.get(meterId)?.sessions.current;
+    if (session === undefined)
+      return refuse('ERR_SESSION_UNKNOWN', 'session', meterId, 'an established session');
+    return session.prepareSeal(commandBlock);
   }
 
   /** Destroys every session key. */

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { type CounterVerdict, windowBytes, windowCheck, windowCommit } from './counter-window.ts';
+import { type Direction, openSealed, sealInPlace } from './envelope-aead.ts';
 import { MeteringError } from './errors.ts';
 import { writeU64BE } from './field-codec.ts';
 import { SlotSlab } from './session-slab.ts';
@@ -28,10 +28,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   window: 64,
 };
 
-/** Direction prefixes of the 12-byte GCM nonce: prefix (4) ‖ counter (8, BE). */
-const NONCE_PREFIX = { dataUp: 0x75700000, dataDown: 0x646e0000 } as const; // 'up\0\0', 'dn\0\0'
-/** Direction of a data envelope. */
-export type Direction = keyof typeof NONCE_PREFIX;
+export type { Direction } from './envelope-aead.ts';
 
 /** A parsed data envelope header. */
 export interface DataHeader {
@@ -115,6 +112,11 @@ export class SecureSession {
     o.keys.down.fill(0);
   }
 
+  /** True once {@link destroy}ed (its keys zeroed). */
+  get destroyed(): boolean {
+    return this.#slot < 0;
+  }
+
   /** Messages sealed so far. */
   get sent(): number {
     return this.#sent;
@@ -127,25 +129,50 @@ export class SecureSession {
 
   /** Seals `plaintext` into a data envelope with the next counter. */
   seal(plaintext: Uint8Array): Uint8Array {
+    const { key, message } = this.prepareSeal(plaintext);
+    sealInPlace(this.#sendDirection, key, message);
+    return message;
+  }
+
+  /**
+   * Takes the next counter and lays out its envelope (header ‖ plaintext ‖ room for the tag) without
+   * encrypting it: seal `message` in place with `key` ({@link sealInPlace}), here or in a worker,
+   * before the session is destroyed. `key` is a view of the session's send key.
+   */
+  prepareSeal(plaintext: Uint8Array): { key: Buffer; message: Buffer } {
     if (this.#sent >= this.#limits.maxMessages)
       this.#expired('messages', this.#sent + 1, this.#limits.maxMessages);
     const key = this.#key(0);
     this.#sent += 1;
-    return sealData(this.#sendDirection, key, this.meterId, this.sessionId, this.#sent, plaintext);
+    const message = dataMessage(this.#sendDirection, this.meterId, this.sessionId, this.#sent, plaintext);
+    return { key, message };
+  }
+
+  /** A view of the receive key (to open this session's envelopes in a worker); valid until destroyed. */
+  receiveKey(): Buffer {
+    return this.#key(32);
   }
 
   /**
    * Opens a data envelope whose header was parsed by {@link parseDataHeader}: checks age, replay
    * window, tag and counter limit, in that order, and records the counter only once authenticated.
+   * `options.opened` is what a worker made of this envelope with this session's {@link receiveKey}:
+   * its plaintext, or `null` when its tag did not match; the checks are the same.
    */
-  open(bytes: Uint8Array, header: DataHeader, now: number, options: { commit?: boolean } = {}): Uint8Array {
+  open(
+    bytes: Uint8Array,
+    header: DataHeader,
+    now: number,
+    options: { commit?: boolean; opened?: Uint8Array | null } = {},
+  ): Uint8Array {
     if (now - this.establishedAt > this.#limits.acceptForMs) {
       this.#expired('age-ms', now - this.establishedAt, this.#limits.acceptForMs);
     }
     const key = this.#key(32);
     const verdict = this.#check(header.counter);
     if (verdict !== 'fresh') this.#refuseCounter(verdict, header.counter);
-    const plaintext = openData(bytes, header, key);
+    const opened = options.opened;
+    const plaintext = opened === undefined ? openData(bytes, header, key) : (opened ?? tampered(header));
     if (header.counter > this.#limits.maxMessages)
       this.#expired('messages', header.counter, this.#limits.maxMessages);
     if (options.commit !== false) this.#commit(header.counter);
@@ -219,6 +246,22 @@ export class SecureSession {
   }
 }
 
+/** header ‖ plaintext ‖ room for the tag. */
+function dataMessage(
+  direction: Direction,
+  meterId: string,
+  sessionId: string,
+  counter: number,
+  plaintext: Uint8Array,
+): Buffer {
+  const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
+  writeMessageHead(out, direction, meterId);
+  out.write(sessionId, 6, 'hex');
+  writeU64BE(out, 14, counter);
+  out.set(plaintext, DATA_HEADER_LENGTH);
+  return out;
+}
+
 /**
  * Seals `plaintext` into a data envelope: head, session id, counter, AES-256-GCM under `key` with
  * nonce = direction prefix ‖ counter and the header as AAD. The building block of
@@ -233,46 +276,20 @@ export function sealData(
   counter: number,
   plaintext: Uint8Array,
 ): Buffer {
-  const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
-  writeMessageHead(out, direction, meterId);
-  out.write(sessionId, 6, 'hex');
-  writeU64BE(out, 14, counter);
-  const cipher = createCipheriv('aes-256-gcm', key, nonce(direction, counter));
-  cipher.setAAD(out.subarray(0, DATA_HEADER_LENGTH));
-  const body = cipher.update(plaintext);
-  body.copy(out, DATA_HEADER_LENGTH);
-  const last = cipher.final();
-  last.copy(out, DATA_HEADER_LENGTH + body.length);
-  cipher.getAuthTag().copy(out, DATA_HEADER_LENGTH + plaintext.length);
+  const out = dataMessage(direction, meterId, sessionId, counter, plaintext);
+  sealInPlace(direction, key, out);
   return out;
 }
 
 /** Authenticates and decrypts a data envelope whose header was parsed ({@link parseDataHeader}); `ERR_ENVELOPE_TAMPERED` otherwise. */
 export function openData(bytes: Uint8Array, header: DataHeader, key: Uint8Array): Uint8Array {
-  const end = bytes.length - TAG_LENGTH;
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce(header.direction, header.counter));
-    decipher.setAAD(bytes.subarray(0, DATA_HEADER_LENGTH));
-    decipher.setAuthTag(bytes.subarray(end));
-    // GCM's final() returns nothing (it checks the tag): update's output is the whole plaintext,
-    // handed out as a plain Uint8Array view of it (no copy).
-    const plaintext = decipher.update(bytes.subarray(DATA_HEADER_LENGTH, end));
-    decipher.final();
-    return new Uint8Array(plaintext.buffer, plaintext.byteOffset, plaintext.length);
-  } catch (cause) {
-    throw new MeteringError(
-      'ERR_ENVELOPE_TAMPERED',
-      `envelope ${header.counter} of session ${header.sessionId} does not authenticate`,
-      { check: 'aead-tag', value: 'mismatch', expected: 'AES-256-GCM tag of header and ciphertext' },
-      cause,
-    );
-  }
+  return openSealed(header.direction, key, bytes) ?? tampered(header);
 }
 
-function nonce(direction: Direction, counter: number): Buffer {
-  // Counters are safe integers (parseDataHeader caps them; the session limits keep them far below).
-  const n = Buffer.allocUnsafe(12);
-  n.writeUInt32BE(NONCE_PREFIX[direction], 0);
-  writeU64BE(n, 4, counter);
-  return n;
+function tampered(header: DataHeader): never {
+  throw new MeteringError(
+    'ERR_ENVELOPE_TAMPERED',
+    `envelope ${header.counter} of session ${header.sessionId} does not authenticate`,
+    { check: 'aead-tag', value: 'mismatch', expected: 'AES-256-GCM tag of header and ciphertext' },
+  );
 }

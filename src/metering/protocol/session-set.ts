@@ -13,6 +13,11 @@ export class SessionSet {
     return this.#current;
   }
 
+  /** The session before the current one, kept for envelopes sealed just before a renewal. */
+  get previous(): SecureSession | undefined {
+    return this.#previous;
+  }
+
   /** Makes `session` current; the old current becomes previous; the one before is destroyed. */
   install(session: SecureSession): void {
     this.#previous?.destroy();
