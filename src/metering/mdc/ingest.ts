@@ -10,39 +10,35 @@ import type { KeyObject } from 'node:crypto';
 import { isSqlError } from '../../sql/index.ts';
 import { encodeResult, envelopeMeterId } from '../ingest-wire.ts';
 import { InmetroBatchSigner } from '../inmetro/index.ts';
-import { decodeResponseFrameView } from '../protocol/block.ts';
 import {
   decodeInstantaneousFrame,
   encodeReceiptCommand,
-  type InstantaneousQuantities,
   isMeteringError,
   MdcEndpoint,
   type MdcSessionRecord,
-  MESSAGE_TYPES,
   MeteringError,
   messageType,
   type OpenedEnvelope,
-  type PreOpened,
   type ReceiptStatus,
   type SessionLimits,
 } from '../protocol/index.ts';
-import { checkMessage, PLAIN_DOWN_LENGTH, writeMessageHead } from '../protocol/wire.ts';
 import type { MeterRegistry } from '../provisioning.ts';
-import type { JobItem } from './envelope-jobs.ts';
 import type { EnvelopeWorker } from './envelope-worker.ts';
+import {
+  type Admitted,
+  type Answer,
+  type Candidate,
+  openPlainReport,
+  type PendingReceipt,
+  PLAIN_SESSION,
+  type PreOpenedBatch,
+  plainDown,
+  preOpenBatch,
+  validateReading,
+} from './ingest-steps.ts';
 import type { ReadingStore } from './reading-store.ts';
 
-/** The 15-minute grid. */
-export const INTERVAL_MS = 15 * 60_000;
-const PLAIN_SESSION = 'plain';
-
-/** A clear receipt (benchmark only): head ‖ command block. */
-function plainDown(meterId: string, command: Uint8Array): Buffer {
-  const out = Buffer.alloc(PLAIN_DOWN_LENGTH);
-  writeMessageHead(out, 'plainDown', meterId);
-  out.set(command, 6);
-  return out;
-}
+export { INTERVAL_MS } from './ingest-steps.ts';
 
 /** Readings per signed INMETRO batch. */
 export const SIGNED_BATCH_SIZE = 256;
@@ -90,44 +86,6 @@ export interface MdcIngestOptions {
    * without one, on the calling thread.
    */
   readonly envelopeWorker?: EnvelopeWorker;
-}
-
-interface Candidate {
-  readonly index: number;
-  readonly opened: OpenedEnvelope;
-  readonly q: InstantaneousQuantities;
-  /** Already stored (set while storing). */
-  duplicate: boolean;
-  /** The same (meter, interval) came earlier in this batch. */
-  readonly inBatchDuplicate: boolean;
-}
-
-/** A batch's messages past {@link MdcIngest.handle}'s checks. */
-interface Admitted {
-  readonly candidates: Candidate[];
-  /** Indexes of accepted finishes. */
-  readonly finishes: number[];
-  readonly undo: Array<{ undo(): void; release(): void }>;
-  readonly sessions: MdcSessionRecord[];
-}
-
-/** A receipt laid out with its counter, to be sealed in the worker. */
-interface PendingReceipt extends JobItem {
-  readonly index: number;
-  readonly status: ReceiptStatus;
-  readonly meterSerial: string;
-}
-
-/** A batch's results, and the receipts still to seal into them. */
-interface Answer {
-  readonly results: Buffer[];
-  readonly seal: PendingReceipt[];
-}
-
-/** What the worker made of a batch's data envelopes, by message index. */
-interface PreOpenedBatch {
-  readonly pre: Array<PreOpened | undefined>;
-  readonly opened: Array<Uint8Array | null | undefined>;
 }
 
 /** See the module comment. Not re-entrant: the service runs one {@link handle} at a time. */
@@ -209,7 +167,7 @@ export class MdcIngest {
     this.#turn = previous.then(() => mine);
     let answer: Answer;
     try {
-      const pre = await this.#preOpen(messages);
+      const pre = this.#worker && (await preOpenBatch(this.#endpoint, this.#worker, messages));
       await previous;
       answer = await this.#process(messages, pre);
     } finally {
@@ -287,7 +245,7 @@ export class MdcIngest {
           }
           counters.add(counterKey);
           const q = decodeInstantaneousFrame(opened.frame);
-          this.#validate(q, now);
+          validateReading(q, now, this.#maxFuture, this.#maxAge);
           const key = `${q.meterSerial}|${q.timestamp}`;
           const duplicate = inBatch.has(key);
           inBatch.add(key);
@@ -388,30 +346,6 @@ export class MdcIngest {
     });
   }
 
-  /** Hands the batch's data envelopes whose session is known to the worker (undefined: none, or no worker). */
-  async #preOpen(messages: readonly Uint8Array[]): Promise<PreOpenedBatch | undefined> {
-    if (this.#worker === undefined) return undefined;
-    const pre: Array<PreOpened | undefined> = new Array(messages.length);
-    const items: JobItem[] = [];
-    const at: number[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i]!;
-      if (m.length < 2 || m[1] !== MESSAGE_TYPES.dataUp) continue;
-      const p = this.#endpoint.preOpen(m);
-      if (p === undefined) continue;
-      pre[i] = p;
-      items.push({ key: p.key, message: m });
-      at.push(i);
-    }
-    if (items.length === 0) return undefined;
-    const out = await this.#worker.run('open', 'dataUp', items);
-    const opened: Array<Uint8Array | null | undefined> = new Array(messages.length);
-    at.forEach((i, k) => {
-      opened[i] = out[k];
-    });
-    return { pre, opened };
-  }
-
   /** Destroys the session keys. */
   close(): void {
     this.#endpoint.close();
@@ -426,56 +360,11 @@ export class MdcIngest {
         { check: 'type', value: 'plainUp', expected: 'dataUp' },
       );
     }
-    const meterId = checkMessage(m, 'plainUp');
-    const block = m.subarray(6);
-    const frame = decodeResponseFrameView(block);
-    if (frame.meterSerial !== meterId) {
-      throw new MeteringError('ERR_METER_MISMATCH', `block names meter ${frame.meterSerial}`, {
-        check: 'block-meter-serial',
-        value: frame.meterSerial,
-        expected: meterId,
-      });
-    }
     this.#plainCounter += 1;
-    return {
-      meterId,
-      sessionId: PLAIN_SESSION,
-      counter: this.#plainCounter,
-      block,
-      frame,
-      commit: () => undefined,
-    };
-  }
-
-  #validate(q: InstantaneousQuantities, now: number): void {
-    if (q.timestamp % INTERVAL_MS !== 0) {
-      invalid(
-        'interval-grid',
-        new Date(q.timestamp).toISOString(),
-        'the end of a 15-minute interval (meter clock skewed?)',
-      );
-    }
-    if (q.timestamp > now + this.#maxFuture) {
-      invalid(
-        'clock-skew',
-        new Date(q.timestamp).toISOString(),
-        `at most ${this.#maxFuture / 60_000} min after ${new Date(now).toISOString()}`,
-      );
-    }
-    if (q.timestamp < now - this.#maxAge) {
-      invalid('too-old', new Date(q.timestamp).toISOString(), `within ${this.#maxAge / 86_400_000} days`);
-    }
+    return openPlainReport(m, this.#plainCounter);
   }
 
   #refused(code: string): void {
     this.counters.refusals.set(code, (this.counters.refusals.get(code) ?? 0) + 1);
   }
-}
-
-function invalid(check: string, value: string, expected: string): never {
-  throw new MeteringError('ERR_READING_INVALID', `reading ${check}: ${value}, expected ${expected}`, {
-    check,
-    value,
-    expected,
-  });
 }
