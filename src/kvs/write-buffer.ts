@@ -62,7 +62,10 @@ const FOLD_CHUNK = 4096;
 export interface WriteBufferOptions {
   /** Fold once the buffered keys and values take more than this many bytes (default 128 MiB). */
   readonly maxBytes?: number;
-  /** Fold after this many milliseconds without a write (default 1000; 0: only at `maxBytes` and on close). */
+  /**
+   * Fold after this many milliseconds without a write (default 1000; 0: only at `maxBytes` and on
+   * close). A timer that fires more than half a period late (the event loop was blocked) waits again.
+   */
   readonly idleFoldMs?: number;
   /** Whether `close()` also closes the wrapped engine (default true). */
   readonly closeEngine?: boolean;
@@ -317,9 +320,16 @@ export class WriteBuffer implements StorageEngine {
   #schedule(): void {
     if (this.#idleFoldMs === 0) return;
     clearTimeout(this.#timer);
+    const due = performance.now() + this.#idleFoldMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;
+      // Fired late: the event loop was blocked (a long task, a long collector pause), so writers
+      // may be waiting behind it. That is no pause in the writes: wait a whole period again.
+      if (performance.now() - due > this.#idleFoldMs / 2) {
+        this.#schedule();
+        return;
+      }
       this.#startFold('idle').catch((err) => this.#onError?.(err));
     }, this.#idleFoldMs);
     this.#timer.unref();

@@ -91,6 +91,22 @@ describe('write buffer', () => {
     await again.buffer.close();
   });
 
+  it('does not take a blocked event loop for idle time: a late idle timer waits a whole period again', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const s = await openStack(path, { maxBytes: 1 << 30, idleFoldMs: 100 });
+    await s.buffer.put(k(1, 1), v(1));
+    const until = performance.now() + 250;
+    while (performance.now() < until) {
+      // a long synchronous task: the idle timer comes due meanwhile
+    }
+    await sleep(30);
+    assert.equal(s.buffer.stats().folds, 0, 'the timer fired 150 ms late: rescheduled, no fold');
+    await sleep(300);
+    assert.deepEqual(s.buffer.stats().foldsBy, { size: 0, idle: 1, call: 0 }, 'folded after a real pause');
+    await s.buffer.close();
+  });
+
   it('refuses keys in the reserved range with ERR_KVS_LIMIT', async () => {
     const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
     dirs.push(path);
