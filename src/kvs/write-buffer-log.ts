@@ -34,17 +34,19 @@ export function logSeq(key: Uint8Array): bigint {
 // A log record: u32 count, then per operation u8 type (1 put, 2 delete), u16 key length, key,
 // and for a put u32 value length and value. Sealed and bound to its key by the engine below.
 // Also returns the changes as the buffer keeps them (values are views of the record: the copy).
+// `alloc` gives the record's memory (the buffer's arena: write-buffer-arena.ts).
 // `values[i]` is the change to `keys[i]` (null: delete), applied in order.
 export function encodeRecord(
   keys: readonly KeyText[],
   values: readonly (Uint8Array | null)[],
+  alloc: (size: number) => Buffer = Buffer.allocUnsafe,
 ): { record: Buffer; changes: DecodedOp[] } {
   let size = 4;
   for (let i = 0; i < keys.length; i++) {
     const value = values[i];
     size += 3 + keys[i]!.length + (value ? 4 + value.length : 0);
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = alloc(size);
   const changes: DecodedOp[] = new Array(keys.length);
   out.writeUInt32BE(keys.length, 0);
   let at = 4;

@@ -14,6 +14,8 @@ const RESERVED_TEXT = keyText(RESERVED_PREFIX);
 export interface ChangeLayer {
   readonly sorted: readonly KeyText[];
   readonly changes: ReadonlyMap<KeyText, Change>;
+  /** Keeps the layer's values readable until the returned function is called. */
+  pin?(): () => void;
 }
 
 /**
@@ -32,6 +34,22 @@ export async function* mergedScan(
   checkOpen(closed(), name, options);
   if (scan.empty) return;
   const layers = layersNow();
+  const unpins = layers.map((l) => l.pin?.());
+  try {
+    yield* mergeWithEngine(engine, layers, scan, options, name, closed);
+  } finally {
+    for (const unpin of unpins) unpin?.();
+  }
+}
+
+async function* mergeWithEngine(
+  engine: StorageEngine,
+  layers: readonly ChangeLayer[],
+  scan: ResolvedScan,
+  options: OpOptions | undefined,
+  name: string,
+  closed: () => boolean,
+): AsyncGenerator<KeyValue> {
   const start = scan.start === undefined ? undefined : keyText(scan.start);
   let end = scan.end === undefined ? RESERVED_TEXT : keyText(scan.end);
   if (end > RESERVED_TEXT) end = RESERVED_TEXT;

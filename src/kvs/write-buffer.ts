@@ -42,6 +42,7 @@ import {
   type ScanRange,
   type StorageEngine,
 } from './types.ts';
+import { ARENA_CHUNK_BYTES, type ArenaLayer, RecordArena } from './write-buffer-arena.ts';
 import {
   type Change,
   type DecodedOp,
@@ -67,6 +68,11 @@ export interface WriteBufferOptions {
    * close). A timer that fires more than half a period late (the event loop was blocked) waits again.
    */
   readonly idleFoldMs?: number;
+  /**
+   * Memory for log records reserved when the buffer opens (default 0: taken as needed); records
+   * live in chunks reused from one layer to the next (write-buffer-arena.ts).
+   */
+  readonly reserveBytes?: number;
   /** Whether `close()` also closes the wrapped engine (default true). */
   readonly closeEngine?: boolean;
   /** Told about a failed background fold (the changes stay buffered and logged; the next fold retries). */
@@ -93,6 +99,8 @@ export interface WriteBufferStats {
 /** Buffered changes taken by a fold: written to the engine, then their log records deleted. */
 interface FrozenLayer {
   readonly changes: Map<KeyText, Change>;
+  /** The memory of its records. */
+  readonly records: ArenaLayer;
   readonly sorted: KeyText[];
   readonly bytes: number;
   /** The log records of this layer are those below this sequence number. */
@@ -109,6 +117,9 @@ export class WriteBuffer implements StorageEngine {
   readonly #onError: ((err: unknown) => void) | undefined;
   /** Buffered changes: a value, or null for a deletion. */
   #changes = new Map<KeyText, Change>();
+  readonly #arena: RecordArena;
+  /** The memory of the records of `#changes`. */
+  #records: ArenaLayer;
   /** The buffered keys sorted, made when a scan needs them after a write. */
   #sorted: KeyText[] | undefined;
   #bytes = 0;
@@ -132,6 +143,8 @@ export class WriteBuffer implements StorageEngine {
     this.#idleFoldMs = o.idleFoldMs ?? 1000;
     this.#closeEngine = o.closeEngine ?? true;
     this.#onError = o.onError;
+    this.#arena = new RecordArena(ARENA_CHUNK_BYTES, o.reserveBytes ?? 0);
+    this.#records = this.#arena.layer();
     this.#firstSeq = firstSeq;
     this.#nextSeq = firstSeq;
     this.name = `buffered(${engine.name})`;
@@ -293,7 +306,7 @@ export class WriteBuffer implements StorageEngine {
   ): Promise<void> {
     if (this.#closed) throw closedError(this.name);
     throwIfAborted(options?.signal);
-    const { record, changes } = encodeRecord(keys, values);
+    const { record, changes } = encodeRecord(keys, values, (n) => this.#records.alloc(n));
     const seq = this.#nextSeq;
     await this.#engine.put(logKey(seq), record, options);
     this.#nextSeq = seq + 1n;
@@ -348,29 +361,34 @@ export class WriteBuffer implements StorageEngine {
     this.#foldsBy[trigger] += 1;
     const layer: FrozenLayer = {
       changes: this.#changes,
+      records: this.#records,
       sorted: this.#sortedKeys(),
       bytes: this.#bytes,
       upToSeq: this.#nextSeq,
     };
     this.#frozen = layer;
     this.#changes = new Map();
+    this.#records = this.#arena.layer();
     this.#sorted = undefined;
     this.#bytes = 0;
     const run = this.#fold(layer).then(
       () => {
         this.#frozen = undefined;
         this.#folding = undefined;
+        layer.records.release();
       },
       (err: unknown) => {
-        // Not folded: its changes go back under the newer ones, its log records stay.
+        // Not folded: its changes go back under the newer ones (copied out of its records, whose
+        // memory is handed back), its log records stay.
         for (const [k, change] of layer.changes) {
           if (this.#changes.has(k)) continue;
-          this.#changes.set(k, change);
+          this.#changes.set(k, change === null ? null : Buffer.from(change));
           this.#bytes += k.length + (change?.length ?? 0);
         }
         this.#sorted = undefined;
         this.#frozen = undefined;
         this.#folding = undefined;
+        layer.records.release();
         throw err;
       },
     );
@@ -421,8 +439,11 @@ export class WriteBuffer implements StorageEngine {
   /** The engine's entries of `scan` merged with the buffered layers (see write-buffer-merge.ts). */
   #merged(scan: ResolvedScan, options: OpOptions | undefined): AsyncGenerator<KeyValue> {
     const layers = (): ChangeLayer[] => {
-      const fresh = { sorted: this.#sortedKeys(), changes: this.#changes };
-      return this.#frozen === undefined ? [fresh] : [fresh, this.#frozen];
+      const records = this.#records;
+      const fresh = { sorted: this.#sortedKeys(), changes: this.#changes, pin: () => records.pin() };
+      const frozen = this.#frozen;
+      if (frozen === undefined) return [fresh];
+      return [fresh, { sorted: frozen.sorted, changes: frozen.changes, pin: () => frozen.records.pin() }];
     };
     return mergedScan(this.#engine, layers, scan, options, this.name, () => this.#closed);
   }

@@ -49,8 +49,11 @@ export async function openMdcDatabase(
   });
   // A round writes one reading per meter, each meter's rows elsewhere in the table: logged in
   // batches and folded in key order once the round pauses (src/kvs/write-buffer.ts).
+  const maxBytes = o.writeBufferBytes ?? MDC_WRITE_BUFFER_BYTES;
   const engine = await createWriteBuffer(secure, {
-    maxBytes: o.writeBufferBytes ?? MDC_WRITE_BUFFER_BYTES,
+    maxBytes,
+    // A round's records in memory reserved now, not grown into during the round (write-buffer-arena.ts).
+    reserveBytes: maxBytes,
     idleFoldMs: MDC_IDLE_FOLD_MS,
     ...(onStoreError && { onError: onStoreError }),
   });
