@@ -5,6 +5,7 @@
  */
 import { KvsError } from './errors.ts';
 import type { KeyText } from './sealed-block.ts';
+import type { StorageEngine } from './types.ts';
 
 /** The first key of the reserved range (four 0xFF bytes); user keys must sort below it. */
 export const RESERVED_PREFIX = Buffer.from([0xff, 0xff, 0xff, 0xff]);
@@ -95,4 +96,29 @@ export function decodeRecord(record: Buffer): DecodedOp[] {
   }
   if (at !== record.length) throw bad();
   return ops;
+}
+
+/**
+ * The log records in `engine`, in order: the first and last sequence numbers (`first` undefined and
+ * `last` -1n when there are none). `ERR_KVS_INTEGRITY` when a record in between is missing.
+ */
+export async function readLog(
+  engine: StorageEngine,
+): Promise<{ first: bigint | undefined; last: bigint; records: Buffer[] }> {
+  let first: bigint | undefined;
+  let last = -1n;
+  const records: Buffer[] = [];
+  for await (const { key, value } of engine.scan({ prefix: LOG_PREFIX })) {
+    const seq = logSeq(key);
+    if (seq !== last + 1n && first !== undefined) {
+      throw new KvsError(
+        'ERR_KVS_INTEGRITY',
+        `the write buffer's log skips from record ${last} to ${seq} (records were deleted)`,
+      );
+    }
+    first ??= seq;
+    last = seq;
+    records.push(Buffer.from(value));
+  }
+  return { first, last, records };
 }

@@ -43,58 +43,22 @@ import {
   type StorageEngine,
 } from './types.ts';
 import { ARENA_CHUNK_BYTES, type ArenaLayer, RecordArena } from './write-buffer-arena.ts';
+import { foldLayer } from './write-buffer-fold.ts';
 import {
   type Change,
   type DecodedOp,
   decodeRecord,
   encodeRecord,
-  LOG_PREFIX,
   logKey,
-  logSeq,
   RESERVED_PREFIX,
+  readLog,
 } from './write-buffer-log.ts';
 import { type ChangeLayer, mergedScan } from './write-buffer-merge.ts';
+import type { WriteBufferOptions, WriteBufferStats } from './write-buffer-options.ts';
+
+export type { WriteBufferOptions, WriteBufferStats } from './write-buffer-options.ts';
 
 const RESERVED_TEXT = keyText(RESERVED_PREFIX);
-/** Keys per engine batch of a fold. */
-const FOLD_CHUNK = 4096;
-
-/** Options of {@link createWriteBuffer}. */
-export interface WriteBufferOptions {
-  /** Fold once the buffered keys and values take more than this many bytes (default 128 MiB). */
-  readonly maxBytes?: number;
-  /**
-   * Fold after this many milliseconds without a write (default 1000; 0: only at `maxBytes` and on
-   * close). A timer that fires more than half a period late (the event loop was blocked) waits again.
-   */
-  readonly idleFoldMs?: number;
-  /**
-   * Memory for log records reserved when the buffer opens (default 0: taken as needed); records
-   * live in chunks reused from one layer to the next (write-buffer-arena.ts).
-   */
-  readonly reserveBytes?: number;
-  /** Whether `close()` also closes the wrapped engine (default true). */
-  readonly closeEngine?: boolean;
-  /** Told about a failed background fold (the changes stay buffered and logged; the next fold retries). */
-  readonly onError?: (err: unknown) => void;
-}
-
-/** What {@link WriteBuffer.stats} reports. */
-export interface WriteBufferStats {
-  /** Keys changed and not yet folded. */
-  readonly bufferedKeys: number;
-  /** Their bytes (keys and values). */
-  readonly bufferedBytes: number;
-  /** Log records not yet folded. */
-  readonly logRecords: number;
-  /** Whether a fold is running (writes go on meanwhile, into a fresh layer). */
-  readonly folding: boolean;
-  /** Folds started since open, by what started them: `maxBytes` passed, idle time, or a call (`fold()`, `close()`). */
-  readonly foldsBy: { readonly size: number; readonly idle: number; readonly call: number };
-  /** Folds done since open, and the seconds they took. */
-  readonly folds: number;
-  readonly foldSeconds: number;
-}
 
 /** Buffered changes taken by a fold: written to the engine, then their log records deleted. */
 interface FrozenLayer {
@@ -143,7 +107,7 @@ export class WriteBuffer implements StorageEngine {
     this.#idleFoldMs = o.idleFoldMs ?? 1000;
     this.#closeEngine = o.closeEngine ?? true;
     this.#onError = o.onError;
-    this.#arena = new RecordArena(ARENA_CHUNK_BYTES, o.reserveBytes ?? 0);
+    this.#arena = new RecordArena(o.recordChunkBytes ?? ARENA_CHUNK_BYTES, o.reserveBytes ?? 0);
     this.#records = this.#arena.layer();
     this.#firstSeq = firstSeq;
     this.#nextSeq = firstSeq;
@@ -158,21 +122,7 @@ export class WriteBuffer implements StorageEngine {
     const idle = o.idleFoldMs ?? 1000;
     if (!Number.isSafeInteger(idle) || idle < 0)
       throw new TypeError(`idleFoldMs must be a non-negative integer, got ${String(o.idleFoldMs)}`);
-    let first: bigint | undefined;
-    let last = -1n;
-    const records: Buffer[] = [];
-    for await (const { key, value } of engine.scan({ prefix: LOG_PREFIX })) {
-      const seq = logSeq(key);
-      if (seq !== last + 1n && first !== undefined) {
-        throw new KvsError(
-          'ERR_KVS_INTEGRITY',
-          `the write buffer's log skips from record ${last} to ${seq} (records were deleted)`,
-        );
-      }
-      first ??= seq;
-      last = seq;
-      records.push(Buffer.from(value));
-    }
+    const { first, last, records } = await readLog(engine);
     const buffer = new WriteBuffer(engine, o, first ?? 0n);
     for (const record of records) buffer.#applyRecord(decodeRecord(record));
     buffer.#nextSeq = last + 1n > buffer.#firstSeq ? last + 1n : buffer.#firstSeq;
@@ -280,6 +230,7 @@ export class WriteBuffer implements StorageEngine {
       foldsBy: { ...this.#foldsBy },
       folds: this.#folds,
       foldSeconds: this.#foldSeconds,
+      recordChunks: { total: this.#arena.chunks, free: this.#arena.freeChunks },
     };
   }
 
@@ -396,36 +347,12 @@ export class WriteBuffer implements StorageEngine {
     return run;
   }
 
-  /**
-   * Writes a frozen layer in key order, then deletes its log records. The changes go in engine
-   * batches of {@link FOLD_CHUNK} keys with a turn of the event loop between them, so that a long
-   * fold does not stall the process's I/O (health checks, the bus) nor its writes; the log records
-   * go with the last batch. A crash midway leaves the log, and its replay writes the same final
-   * values again.
-   */
+  /** Writes a frozen layer (write-buffer-fold.ts), then counts it. */
   async #fold(layer: FrozenLayer): Promise<void> {
     const started = performance.now();
-    const keys = layer.sorted;
-    for (let from = 0; from < keys.length || from === 0; from += FOLD_CHUNK) {
-      const to = Math.min(keys.length, from + FOLD_CHUNK);
-      const ops: BatchOp[] = [];
-      for (let i = from; i < to; i++) {
-        const k = keys[i]!;
-        const value = layer.changes.get(k)!;
-        ops.push(
-          value === null ? { type: 'delete', key: keyBytes(k) } : { type: 'put', key: keyBytes(k), value },
-        );
-      }
-      if (to >= keys.length) {
-        for (let seq = this.#firstSeq; seq < layer.upToSeq; seq++)
-          ops.push({ type: 'delete', key: logKey(seq) });
-        await this.#engine.batch(ops);
-        break;
-      }
-      await this.#engine.batch(ops);
-      await new Promise((resolve) => setImmediate(resolve));
+    await foldLayer(this.#engine, layer, this.#firstSeq, () => {
       if (this.#closed) throw closedError(this.name);
-    }
+    });
     this.#firstSeq = layer.upToSeq;
     this.#folds += 1;
     this.#foldSeconds += (performance.now() - started) / 1000;
