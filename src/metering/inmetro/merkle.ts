@@ -23,7 +23,10 @@ const sha256: (parts: readonly Uint8Array[]) => Buffer =
         for (const part of parts) h.update(part);
         return h.digest();
       }
-    : (parts) => oneShot('sha256', Buffer.concat(parts), 'buffer');
+    : // The digest as a latin1 ('binary') string (one byte per character, lossless), copied into Node's buffer
+      // pool: half the cost of the 'buffer' output, an ArrayBuffer of its own per hash (1.0 against
+      // 2.1 µs here; the MDC hashes about two per reading).
+      (parts) => Buffer.from(oneShot('sha256', Buffer.concat(parts), 'binary'), 'latin1');
 
 /** The RFC 6962 leaf hash of `data` (its parts concatenated): SHA-256(0x00 ‖ data). */
 export function merkleLeafHash(...data: readonly Uint8Array[]): Buffer {
