@@ -9,7 +9,12 @@ import v8 from 'node:v8';
 
 if (process.env.SC_BENCH_NCABS) v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
 
+import { applyIngestV8Flags } from '../src/metering/v8-flags.ts';
 import { startIngestRig } from '../test/metering/ingest-fixture.ts';
+
+// This process runs the simulator and the aggregators: their commands' V8 settings (the MDC's
+// process applies its own).
+applyIngestV8Flags();
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);

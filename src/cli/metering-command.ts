@@ -12,11 +12,11 @@ import { runAttestedAggregator, runAttestedMdc } from '../metering/attested.ts';
 import { auditReadings, formatAuditReport, importInmetroPublicKey } from '../metering/inmetro/index.ts';
 import { connectLink, type Link } from '../metering/link.ts';
 import { parseReadingsExport } from '../metering/mdc/export-format.ts';
-import { applyMdcV8Flags } from '../metering/mdc/mdc-service.ts';
 import { MeterKeyFile, provisionMeters } from '../metering/provisioning.ts';
 import { loadHouseholdProfiles } from '../metering/simulator/household-data.ts';
 import { createCustomerModel } from '../metering/simulator/model.ts';
 import { MeterFleet, mdcPublicKeyFromHex } from '../metering/simulator/simulator.ts';
+import { applyIngestV8Flags } from '../metering/v8-flags.ts';
 import type { TeeChoice } from '../platform/index.ts';
 import { defaultCasRoot, defaultCasUrl } from './cas-command.ts';
 import { type CliIo, CommandFailure, EXIT, UsageError } from './io.ts';
@@ -213,6 +213,7 @@ MDC its identity and the registry digest through the CAS:
     .action(async (f: Record<string, string | string[] | undefined>) => {
       const count = intArg(f.meters as string, '--meters', 1, 10_000_000);
       const endpoints = (f.aggregator as string[]).map((a) => hostPort(a, '--aggregator'));
+      applyIngestV8Flags();
       const m =
         f.aggregators === undefined
           ? Math.max(1, endpoints.length)
@@ -346,7 +347,7 @@ MDC its identity and the registry digest through the CAS:
       const http = hostPort(f.http, '--http');
       const pageEncryption = onOff(f.pageEncryption, '--page-encryption');
       const envelopeWorker = onOff(f.envelopeWorker, '--envelope-worker');
-      applyMdcV8Flags();
+      applyIngestV8Flags();
       const bufferMib =
         f.writeBufferMib === undefined
           ? undefined
@@ -406,6 +407,7 @@ MDC its identity and the registry digest through the CAS:
         throw new UsageError('give at least one --mdc https://HOST:PORT (the MDC API URL)');
       const listen = hostPort(f.listen, '--listen');
       const log = jsonLogger(run.io, 'aggregator');
+      applyIngestV8Flags();
       const agg = await runAttestedAggregator({
         ...(await attestFlags(f)),
         mdcUrls: f.mdc,

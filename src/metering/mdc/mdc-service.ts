@@ -27,7 +27,6 @@ import { mdcWriteBufferBytes, openMdcDatabase } from './mdc-storage.ts';
 import { ReadingStore } from './reading-store.ts';
 
 export {
-  applyMdcV8Flags,
   MDC_IDLE_FOLD_MS,
   MDC_NODE_ARGS,
   MDC_WRITE_BUFFER_BYTES,

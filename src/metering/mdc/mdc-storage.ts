@@ -1,12 +1,11 @@
 /**
  * The MDC process's storage and runtime settings: its database (the secure store over LMDB behind
- * a write buffer sized for a round), the keys derived from its storage key, and the Node and V8
- * options it runs with.
+ * a write buffer sized for a round), the keys derived from its storage key, and the Node options it
+ * runs with.
  */
 import { createHash } from 'node:crypto';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import {
   createKeyring,
   createLmdbEngine,
@@ -69,17 +68,6 @@ export async function openMdcDatabase(
  * the 65,000-meter round: 3.99 s against 4.2-5.1 s with the default).
  */
 export const MDC_NODE_ARGS: readonly string[] = ['--max-semi-space-size=64'];
-
-/**
- * V8 settings the MDC process applies when it starts (`securecloud mdc`), process-wide: ArrayBuffers
- * freed by the garbage collector are released during its pause instead of by a background thread.
- * The MDC allocates a few small ArrayBuffers per envelope (node:crypto's outputs); with the
- * background sweeper freeing them concurrently, each allocation of 258 bytes cost 1.3-1.5 µs on the
- * 2-core machines, 0.35-0.6 µs without, and an AES-GCM open or seal 5.2-6.4 µs against 3.8-4.3 µs.
- */
-export function applyMdcV8Flags(): void {
-  setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-}
 
 /**
  * The MDC folds its buffer after this long without a write: the round has paused. Not 1 s: a
