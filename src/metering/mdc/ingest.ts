@@ -230,10 +230,7 @@ export class MdcIngest {
         } else if (type === 'dataUp' || type === 'plainUp') {
           const opened =
             type === 'dataUp'
-              ? this.#endpoint.open(m, {
-                  commit: false,
-                  ...(pre?.pre[i] !== undefined ? { pre: pre.pre[i], opened: pre.opened[i] ?? null } : {}),
-                })
+              ? this.#endpoint.open(m, { commit: false, pre: pre?.pre[i], opened: pre?.opened[i] })
               : this.#openPlain(m);
           const counterKey = `${opened.sessionId}:${opened.counter}`;
           if (counters.has(counterKey)) {

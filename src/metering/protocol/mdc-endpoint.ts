@@ -1,5 +1,6 @@
 import { type KeyObject, randomBytes as nodeRandomBytes } from 'node:crypto';
 import { decodeResponseFrameView, type ResponseFrame } from './block.ts';
+import { sealInPlace } from './envelope-aead.ts';
 import { MeteringError } from './errors.ts';
 import {
   buildAccept,
@@ -239,10 +240,8 @@ export class MdcEndpoint {
     } catch {
       return undefined;
     }
-    const sessions = this.#meters.get(header.meterId)?.sessions;
-    const session = sessions?.current?.sessionId === header.sessionId ? sessions.current : sessions?.previous;
-    if (session === undefined || session.sessionId !== header.sessionId || session.destroyed)
-      return undefined;
+    const session = this.#meters.get(header.meterId)?.sessions.get(header.sessionId);
+    if (session === undefined) return undefined;
     return { header, session, key: session.receiveKey() };
   }
 
@@ -254,7 +253,7 @@ export class MdcEndpoint {
    */
   open(
     envelope: Uint8Array,
-    options: { commit?: boolean; pre?: PreOpened; opened?: Uint8Array | null } = {},
+    options: { commit?: boolean; pre?: PreOpened | undefined; opened?: Uint8Array | null | undefined } = {},
   ): OpenedEnvelope {
     const { pre } = options;
     const header = pre?.header ?? parseDataHeader(envelope, 'dataUp');
@@ -263,9 +262,7 @@ export class MdcEndpoint {
     const session = state.sessions.find(header.sessionId, header.meterId);
     const block = session.open(envelope, header, this.#now(), {
       commit: options.commit !== false,
-      ...(pre !== undefined && pre.session === session && options.opened !== undefined
-        ? { opened: options.opened }
-        : {}),
+      opened: pre !== undefined && pre.session === session ? options.opened : undefined,
     });
     const frame = decodeResponseFrameView(block);
     if (frame.meterSerial !== header.meterId) {
@@ -283,11 +280,9 @@ export class MdcEndpoint {
 
   /** Seals a 66-byte command block (e.g. an acknowledgment or a 0x52 request) for a meter. */
   seal(meterId: string, commandBlock: Uint8Array): Uint8Array {
-    if (commandBlock.length !== 66) throw new TypeError('the MDC seals 66-byte command blocks');
-    const session = this.#meters.get(meterId)?.sessions.current;
-    if (session === undefined)
-      return refuse('ERR_SESSION_UNKNOWN', 'session', meterId, 'an established session');
-    return session.seal(commandBlock);
+    const { key, message } = this.prepareSeal(meterId, commandBlock);
+    sealInPlace('dataDown', key, message);
+    return message;
   }
 
   /**

@@ -112,11 +112,6 @@ export class SecureSession {
     o.keys.down.fill(0);
   }
 
-  /** True once {@link destroy}ed (its keys zeroed). */
-  get destroyed(): boolean {
-    return this.#slot < 0;
-  }
-
   /** Messages sealed so far. */
   get sent(): number {
     return this.#sent;
@@ -163,7 +158,7 @@ export class SecureSession {
     bytes: Uint8Array,
     header: DataHeader,
     now: number,
-    options: { commit?: boolean; opened?: Uint8Array | null } = {},
+    options: { commit?: boolean; opened?: Uint8Array | null | undefined } = {},
   ): Uint8Array {
     if (now - this.establishedAt > this.#limits.acceptForMs) {
       this.#expired('age-ms', now - this.establishedAt, this.#limits.acceptForMs);

@@ -13,11 +13,6 @@ export class SessionSet {
     return this.#current;
   }
 
-  /** The session before the current one, kept for envelopes sealed just before a renewal. */
-  get previous(): SecureSession | undefined {
-    return this.#previous;
-  }
-
   /** Makes `session` current; the old current becomes previous; the one before is destroyed. */
   install(session: SecureSession): void {
     this.#previous?.destroy();
@@ -33,9 +28,16 @@ export class SessionSet {
     this.#previous = undefined;
   }
 
+  /** The session with that id, if it is the current or the previous one. */
+  get(sessionId: string): SecureSession | undefined {
+    if (this.#current?.sessionId === sessionId) return this.#current;
+    return this.#previous?.sessionId === sessionId ? this.#previous : undefined;
+  }
+
   /** The session with that id, or `ERR_SESSION_UNKNOWN`. */
   find(sessionId: string, meterId: string): SecureSession {
-    for (const s of [this.#current, this.#previous]) if (s?.sessionId === sessionId) return s;
+    const s = this.get(sessionId);
+    if (s !== undefined) return s;
     throw new MeteringError('ERR_SESSION_UNKNOWN', `meter ${meterId} has no session ${sessionId}`, {
       check: 'session',
       value: sessionId,
