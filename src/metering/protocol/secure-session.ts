@@ -1,5 +1,5 @@
 import { type CounterVerdict, windowBytes, windowCheck, windowCommit } from './counter-window.ts';
-import { type Direction, openSealed, sealInPlace } from './envelope-aead.ts';
+import { COUNTER_OFFSET, type Direction, openSealed, sealInPlace } from './envelope-aead.ts';
 import { MeteringError } from './errors.ts';
 import { writeU64BE } from './field-codec.ts';
 import { SlotSlab } from './session-slab.ts';
@@ -42,10 +42,10 @@ export interface DataHeader {
 export function parseDataHeader(bytes: Uint8Array, direction: Direction): DataHeader {
   const meterId = checkMessage(bytes, direction);
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const counter = b.readBigUInt64BE(14);
+  const counter = b.readBigUInt64BE(COUNTER_OFFSET);
   if (counter === 0n) malformed('counter', '0', '>= 1');
   const capped = counter > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(counter);
-  return { direction, meterId, sessionId: b.subarray(6, 14).toString('hex'), counter: capped };
+  return { direction, meterId, sessionId: b.subarray(6, COUNTER_OFFSET).toString('hex'), counter: capped };
 }
 
 /** Slabs by slot size (the window size sets it): 64 key bytes, then the replay bitmap. */
@@ -252,7 +252,7 @@ function dataMessage(
   const out = Buffer.allocUnsafe(DATA_HEADER_LENGTH + plaintext.length + TAG_LENGTH);
   writeMessageHead(out, direction, meterId);
   out.write(sessionId, 6, 'hex');
-  writeU64BE(out, 14, counter);
+  writeU64BE(out, COUNTER_OFFSET, counter);
   out.set(plaintext, DATA_HEADER_LENGTH);
   return out;
 }
