@@ -514,7 +514,12 @@ export class BlockStore implements StorageEngine {
       this.#directory.forget(lower);
     }
     for (const [lower, sealed, block] of puts) {
-      this.#cache.set(lower, sealed, block);
+      // A block of one oversized entry (a write buffer's log record: about a megabyte, written once
+      // and read only when the log is replayed) is not kept: it would push out the blocks reads come
+      // back to, and the collector accounts for the memory it holds (V8 runs a full collection
+      // at each 64 MiB that such buffers grow by).
+      if (sealed.length <= this.#blockBytes) this.#cache.set(lower, sealed, block);
+      else this.#cache.delete(lower);
       this.#directory.learn(lower, block.upper, block.keys);
     }
   }

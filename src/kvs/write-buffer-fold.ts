@@ -4,14 +4,14 @@
  */
 import { type KeyText, keyBytes } from './sealed-block.ts';
 import type { BatchOp, StorageEngine } from './types.ts';
-import { type Change, logKey } from './write-buffer-log.ts';
+import { type Change, endMarkKey, logKey } from './write-buffer-log.ts';
 
 /** Keys per engine batch of a fold. */
 export const FOLD_CHUNK = 4096;
 
 /**
  * Writes a frozen layer in key order, then deletes its log records (`firstSeq` up to the layer's
- * `upToSeq`). The changes go in engine batches of {@link FOLD_CHUNK} keys with a turn of the event
+ * `upToSeq`, with their end marks). The changes go in engine batches of {@link FOLD_CHUNK} keys with a turn of the event
  * loop between them, so that a long fold does not stall the process's I/O (health checks, the bus)
  * nor its writes; the log records go with the last batch. A crash midway leaves the log, and its
  * replay writes the same final values again. `checkOpen` throws once the buffer is closed.
@@ -38,7 +38,9 @@ export async function foldLayer(
       );
     }
     if (to >= keys.length) {
-      for (let seq = firstSeq; seq < layer.upToSeq; seq++) ops.push({ type: 'delete', key: logKey(seq) });
+      for (let seq = firstSeq; seq < layer.upToSeq; seq++) {
+        ops.push({ type: 'delete', key: logKey(seq) }, { type: 'delete', key: endMarkKey(seq) });
+      }
       await engine.batch(ops);
       return;
     }

@@ -25,6 +25,26 @@ export function logKey(seq: bigint): Buffer {
   return key;
 }
 
+/**
+ * The key of record `seq`'s end mark: the record's key and one 0x00 byte, with an empty value,
+ * written in the same engine batch as the record. It sorts between the record and the next one, so
+ * that under the secure store's `blocks` layout the record's block is closed when it is written
+ * and the next record starts after the mark: appending a record then rewrites the mark's small
+ * block, not the previous record's (a block's range is sealed inside it, so extending the last
+ * block means sealing it again: without marks every record was sealed twice).
+ */
+export function endMarkKey(seq: bigint): Buffer {
+  const key = Buffer.alloc(LOG_PREFIX.length + 9);
+  LOG_PREFIX.copy(key, 0);
+  key.writeBigUInt64BE(seq, LOG_PREFIX.length);
+  return key;
+}
+
+/** True for an end mark's key ({@link endMarkKey}). */
+function isEndMark(key: Uint8Array): boolean {
+  return key.length === LOG_PREFIX.length + 9 && key[key.length - 1] === 0;
+}
+
 /** The sequence number of a record key (`ERR_KVS_INTEGRITY` if it is not one). */
 export function logSeq(key: Uint8Array): bigint {
   if (key.length !== LOG_PREFIX.length + 8)
@@ -109,6 +129,10 @@ export async function readLog(
   let last = -1n;
   const records: Buffer[] = [];
   for await (const { key, value } of engine.scan({ prefix: LOG_PREFIX })) {
+    if (isEndMark(key)) {
+      if (value.length !== 0) throw new KvsError('ERR_KVS_INTEGRITY', 'a write buffer end mark has a value');
+      continue;
+    }
     const seq = logSeq(key);
     if (seq !== last + 1n && first !== undefined) {
       throw new KvsError(

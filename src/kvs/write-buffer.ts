@@ -49,6 +49,7 @@ import {
   type DecodedOp,
   decodeRecord,
   encodeRecord,
+  endMarkKey,
   logKey,
   RESERVED_PREFIX,
   readLog,
@@ -59,6 +60,8 @@ import type { WriteBufferOptions, WriteBufferStats } from './write-buffer-option
 export type { WriteBufferOptions, WriteBufferStats } from './write-buffer-options.ts';
 
 const RESERVED_TEXT = keyText(RESERVED_PREFIX);
+/** An end mark's value (write-buffer-log.ts). */
+const NO_BYTES = Buffer.alloc(0);
 
 /** Buffered changes taken by a fold: written to the engine, then their log records deleted. */
 interface FrozenLayer {
@@ -259,7 +262,15 @@ export class WriteBuffer implements StorageEngine {
     throwIfAborted(options?.signal);
     const { record, changes } = encodeRecord(keys, values, (n) => this.#records.alloc(n));
     const seq = this.#nextSeq;
-    await this.#engine.put(logKey(seq), record, options);
+    // The record is the arena's, unchanged until its layer is folded: handed over without a copy.
+    const logKeys = [keyText(logKey(seq)), keyText(endMarkKey(seq))];
+    const logValues = [record, NO_BYTES];
+    if (this.#engine.batchSorted !== undefined) await this.#engine.batchSorted(logKeys, logValues, options);
+    else
+      await this.#engine.batch(
+        logKeys.map((k, i) => ({ type: 'put', key: keyBytes(k), value: logValues[i]! })),
+        options,
+      );
     this.#nextSeq = seq + 1n;
     this.#applyRecord(changes);
     if (this.#bytes > this.#maxBytes) {

@@ -66,6 +66,45 @@ describe('write buffer', () => {
     await second.buffer.close();
   });
 
+  it('seals each log record once: appending a record does not rewrite the one before (blocks layout)', async () => {
+    const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
+    dirs.push(path);
+    const { lmdb, buffer } = await openStack(path, { maxBytes: 64 * 1024 * 1024 });
+    // Bytes the secure store hands the engine below, per batch of the buffer.
+    let written = 0;
+    const batch = lmdb.batch.bind(lmdb);
+    lmdb.batch = (ops, o) => {
+      for (const op of ops) if (op.type === 'put') written += op.value.length;
+      return batch(ops, o);
+    };
+    const perRecord: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      const ops = [];
+      for (let m = 0; m < 200; m++) ops.push({ type: 'put' as const, key: k(m, round), value: v(m) });
+      written = 0;
+      await buffer.batch(ops);
+      perRecord.push(written);
+    }
+    const recordBytes = 200 * (64 + k(0, 0).length);
+    // Each write seals its own record (and small end marks), never the previous record again.
+    for (const bytes of perRecord) {
+      assert.ok(
+        bytes > recordBytes && bytes < 1.2 * recordBytes,
+        `${bytes} bytes written for a ${recordBytes}-byte record`,
+      );
+    }
+    // The marks are not records: the log replays as written.
+    await lmdb.close();
+    const again = await openStack(path);
+    assert.equal(again.buffer.stats().logRecords, 4);
+    assert.equal(again.buffer.stats().bufferedKeys, 800);
+    await again.buffer.fold();
+    assert.equal(again.buffer.stats().logRecords, 0);
+    // Folded: the records and their marks deleted, only the rows left.
+    assert.equal((await all(again.secure)).length, 800);
+    await again.buffer.close();
+  });
+
   it('folds when the buffer passes maxBytes, after idle time, and on close', async () => {
     const path = await mkdtemp(join(tmpdir(), 'wbuf-'));
     dirs.push(path);

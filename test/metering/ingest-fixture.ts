@@ -2,6 +2,7 @@
 // backend) with the metering policy, an attested MDC (CascaDB on LMDB) and aggregator(s) on the real
 // ZeroMQ CURVE bus, and a simulated fleet over real TCP links.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +189,12 @@ export async function startIngestRig(o: {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // e.g. SC_MDC_OUT=/tmp/mdc.log (with SC_MDC_NODE_ARGS=--trace-gc) keeps the MDC's output in a file
+    if (process.env.SC_MDC_OUT) {
+      const log = createWriteStream(process.env.SC_MDC_OUT, { flags: 'a' });
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+    }
     let stderr = '';
     child.stderr!.on('data', (c) => {
       stderr = (stderr + String(c)).slice(-20_000);
