@@ -4,20 +4,24 @@
  * main thread is the bottleneck of ingestion; the worker runs them on the other core while the main
  * thread stores the batch before. The main thread keeps every session check (envelope-jobs.ts).
  *
- * Nothing is lost if the worker fails: each job is kept (a copy, zeroed once answered) until the
- * worker answers it, and run on the main thread otherwise; so are all later jobs.
+ * Nothing is lost if the worker fails: each job is kept (the worker gets a copy; this one is zeroed
+ * once answered) until the worker answers it, and run on the main thread otherwise; so are all
+ * later jobs.
  */
 import { Worker } from 'node:worker_threads';
 import type { Direction } from '../protocol/envelope-aead.ts';
 import { decodeResults, encodeJob, type JobItem, type JobOp, runJob } from './envelope-jobs.ts';
+
+/** The worker's young generation, MiB (see {@link EnvelopeWorker.start}). */
+const WORKER_YOUNG_GENERATION_MB = 48;
 
 /** How long the worker may take to start (it compiles its TypeScript). */
 const START_TIMEOUT_MS = 30_000;
 
 interface Pending {
   readonly count: number;
-  /** A copy of the job, to run inline if the worker fails. */
-  readonly backup: ArrayBuffer;
+  /** The job (the worker was sent a copy), to run inline if the worker fails; zeroed once answered. */
+  readonly job: ArrayBuffer;
   resolve(results: Array<Uint8Array | null>): void;
   reject(err: Error): void;
 }
@@ -54,7 +58,13 @@ export class EnvelopeWorker {
     const tsx = import.meta.resolve('tsx/esm/api');
     // The worker runs TypeScript like the rest of the command (bin/securecloud registers tsx).
     const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
-    const worker = new Worker(boot, { eval: true, name: 'mdc-envelopes' });
+    const worker = new Worker(boot, {
+      eval: true,
+      name: 'mdc-envelopes',
+      // Every job allocates its outputs (node:crypto's): with the default young generation of a
+      // worker (a few MiB) it collected 10-20 times a second in a million-meter round.
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new EnvelopeWorkerError(`envelope worker not ready within ${START_TIMEOUT_MS / 1000} s`));
@@ -85,12 +95,14 @@ export class EnvelopeWorker {
   run(op: JobOp, direction: Direction, items: readonly JobItem[]): Promise<Array<Uint8Array | null>> {
     const job = encodeJob(op, direction, items);
     if (this.#failure !== undefined) return Promise.resolve(decodeResults(runJob(job), items.length));
-    const backup = job.slice(0);
     const id = this.#nextId++;
     if (this.#pending.size === 0) this.#worker.ref();
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { count: items.length, backup, resolve, reject });
-      this.#worker.postMessage({ id, job }, [job]);
+      this.#pending.set(id, { count: items.length, job, resolve, reject });
+      // Copied, not transferred: this thread keeps the job until it is answered. (It used to send
+      // the job and keep a copy: one buffer more per job in this thread, which V8 counts towards
+      // the external memory that starts a full collection.)
+      this.#worker.postMessage({ id, job });
     });
   }
 
@@ -105,7 +117,7 @@ export class EnvelopeWorker {
     if (p === undefined) return;
     this.#pending.delete(m.id);
     if (this.#pending.size === 0) this.#worker.unref();
-    new Uint8Array(p.backup).fill(0);
+    new Uint8Array(p.job).fill(0);
     try {
       // A job the worker refused is malformed: running it here would fail the same way.
       if (m.result === undefined) throw new TypeError(`envelope job refused by the worker: ${m.error}`);
@@ -122,7 +134,7 @@ export class EnvelopeWorker {
     if (report) this.#onFailure(err);
     for (const p of this.#pending.values()) {
       try {
-        p.resolve(decodeResults(runJob(p.backup), p.count));
+        p.resolve(decodeResults(runJob(p.job), p.count));
       } catch (e) {
         p.reject(e as Error);
       }
