@@ -4,9 +4,8 @@
  * main thread is the bottleneck of ingestion; the worker runs them on the other core while the main
  * thread stores the batch before. The main thread keeps every session check (envelope-jobs.ts).
  *
- * Nothing is lost if the worker fails: each job is kept (the worker gets a copy; this one is zeroed
- * once answered) until the worker answers it, and run on the main thread otherwise; so are all
- * later jobs.
+ * Nothing is lost if the worker fails: each job is kept (a copy, zeroed once answered) until the
+ * worker answers it, and run on the main thread otherwise; so are all later jobs.
  */
 import { Worker } from 'node:worker_threads';
 import type { Direction } from '../protocol/envelope-aead.ts';
@@ -20,8 +19,8 @@ const START_TIMEOUT_MS = 30_000;
 
 interface Pending {
   readonly count: number;
-  /** The job (the worker was sent a copy), to run inline if the worker fails; zeroed once answered. */
-  readonly job: ArrayBuffer;
+  /** A copy of the job, to run inline if the worker fails. */
+  readonly backup: ArrayBuffer;
   resolve(results: Array<Uint8Array | null>): void;
   reject(err: Error): void;
 }
@@ -95,14 +94,14 @@ export class EnvelopeWorker {
   run(op: JobOp, direction: Direction, items: readonly JobItem[]): Promise<Array<Uint8Array | null>> {
     const job = encodeJob(op, direction, items);
     if (this.#failure !== undefined) return Promise.resolve(decodeResults(runJob(job), items.length));
+    // Transferred, with a copy kept here: postMessage's own copy of a job it clones would hold the
+    // session keys in memory Node frees without zeroing; the worker and this thread zero theirs.
+    const backup = job.slice(0);
     const id = this.#nextId++;
     if (this.#pending.size === 0) this.#worker.ref();
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { count: items.length, job, resolve, reject });
-      // Copied, not transferred: this thread keeps the job until it is answered. (It used to send
-      // the job and keep a copy: one buffer more per job in this thread, which V8 counts towards
-      // the external memory that starts a full collection.)
-      this.#worker.postMessage({ id, job });
+      this.#pending.set(id, { count: items.length, backup, resolve, reject });
+      this.#worker.postMessage({ id, job }, [job]);
     });
   }
 
@@ -117,7 +116,7 @@ export class EnvelopeWorker {
     if (p === undefined) return;
     this.#pending.delete(m.id);
     if (this.#pending.size === 0) this.#worker.unref();
-    new Uint8Array(p.job).fill(0);
+    new Uint8Array(p.backup).fill(0);
     try {
       // A job the worker refused is malformed: running it here would fail the same way.
       if (m.result === undefined) throw new TypeError(`envelope job refused by the worker: ${m.error}`);
@@ -134,7 +133,7 @@ export class EnvelopeWorker {
     if (report) this.#onFailure(err);
     for (const p of this.#pending.values()) {
       try {
-        p.resolve(decodeResults(runJob(p.job), p.count));
+        p.resolve(decodeResults(runJob(p.backup), p.count));
       } catch (e) {
         p.reject(e as Error);
       }
