@@ -5,10 +5,6 @@
 // Usage: npm run bench -- ingest [--meters N] [--aggregators M] [--shards S] [--envelope-worker on|off]
 //        [--json FILE]
 import { readFile, writeFile } from 'node:fs/promises';
-import v8 from 'node:v8';
-
-if (process.env.SC_BENCH_NCABS) v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
-
 import { applyIngestV8Flags } from '../src/metering/v8-flags.ts';
 import { startIngestRig } from '../test/metering/ingest-fixture.ts';
 

@@ -24,10 +24,18 @@ const ENTRY_OVERHEAD = 64;
 export class BlockCache {
   readonly #entries = new Map<KeyText, CacheEntry>();
   readonly #maxBytes: number;
+  readonly #maxSealedBytes: number;
   #bytes = 0;
 
-  constructor(maxBytes: number) {
+  /**
+   * `maxSealedBytes`: blocks sealed larger than this are not kept (a block of one oversized entry,
+   * such as a write buffer's log record of about a megabyte, read back only on replay: it would
+   * push out the blocks reads come back to, and V8 runs a full collection at each 64 MiB of growth
+   * of the memory outside its heap, which such buffers held here counted towards).
+   */
+  constructor(maxBytes: number, maxSealedBytes = Number.POSITIVE_INFINITY) {
     this.#maxBytes = maxBytes;
+    this.#maxSealedBytes = maxSealedBytes;
   }
 
   /** The block opened from `sealed` under engine key `lower`, if it was opened before. */
@@ -43,7 +51,7 @@ export class BlockCache {
   set(lower: KeyText, sealed: Buffer, block: Block): void {
     this.delete(lower);
     const bytes = sealed.length + block.body.length + block.keys.length * ENTRY_OVERHEAD;
-    if (bytes > this.#maxBytes) return;
+    if (bytes > this.#maxBytes || sealed.length > this.#maxSealedBytes) return;
     this.#entries.set(lower, { sealed, block, bytes, used: false });
     this.#bytes += bytes;
     while (this.#bytes > this.#maxBytes) {

@@ -83,7 +83,8 @@ export class BlockStore implements StorageEngine {
     this.#aad = new AssociatedData(encodeNamespace(settings.namespace), 64, BLOCK_FORMAT);
     this.#closeEngine = settings.closeEngine;
     this.#blockBytes = settings.blockBytes;
-    this.#cache = new BlockCache(settings.cacheBytes);
+    // Blocks of one entry larger than a block are not cached (block-cache.ts).
+    this.#cache = new BlockCache(settings.cacheBytes, settings.blockBytes);
     this.name = `secure(${engine.name})`;
   }
 
@@ -514,12 +515,7 @@ export class BlockStore implements StorageEngine {
       this.#directory.forget(lower);
     }
     for (const [lower, sealed, block] of puts) {
-      // A block of one oversized entry (a write buffer's log record: about a megabyte, written once
-      // and read only when the log is replayed) is not kept: it would push out the blocks reads come
-      // back to, and the collector accounts for the memory it holds (V8 runs a full collection
-      // at each 64 MiB that such buffers grow by).
-      if (sealed.length <= this.#blockBytes) this.#cache.set(lower, sealed, block);
-      else this.#cache.delete(lower);
+      this.#cache.set(lower, sealed, block);
       this.#directory.learn(lower, block.upper, block.keys);
     }
   }

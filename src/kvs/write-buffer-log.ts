@@ -19,7 +19,12 @@ export type DecodedOp = readonly [KeyText, Change];
 
 /** The key of record `seq`. */
 export function logKey(seq: bigint): Buffer {
-  const key = Buffer.alloc(LOG_PREFIX.length + 8);
+  return sequenceKey(seq, 8);
+}
+
+/** {@link LOG_PREFIX}, `seq` as 8 bytes, then zero bytes up to `length` bytes after the prefix. */
+function sequenceKey(seq: bigint, length: number): Buffer {
+  const key = Buffer.alloc(LOG_PREFIX.length + length);
   LOG_PREFIX.copy(key, 0);
   key.writeBigUInt64BE(seq, LOG_PREFIX.length);
   return key;
@@ -34,10 +39,7 @@ export function logKey(seq: bigint): Buffer {
  * block means sealing it again: without marks every record was sealed twice).
  */
 export function endMarkKey(seq: bigint): Buffer {
-  const key = Buffer.alloc(LOG_PREFIX.length + 9);
-  LOG_PREFIX.copy(key, 0);
-  key.writeBigUInt64BE(seq, LOG_PREFIX.length);
-  return key;
+  return sequenceKey(seq, 9);
 }
 
 /** True for an end mark's key ({@link endMarkKey}). */

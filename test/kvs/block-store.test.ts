@@ -411,6 +411,16 @@ describe('secure store (blocks layout)', () => {
     );
   });
 
+  it('does not cache a block sealed larger than its limit, and drops what it held under that key', () => {
+    const block = encodeBlock('a', undefined, [{ key: 'a', value: randomBytes(100) }]);
+    const cache = new BlockCache(1 << 20, 200);
+    cache.set('a', Buffer.alloc(150, 1), block);
+    assert.equal(cache.get('a', Buffer.alloc(150, 1)), block, 'within the limit: kept');
+    cache.set('a', Buffer.alloc(300, 2), block);
+    assert.equal(cache.get('a', Buffer.alloc(300, 2)), undefined, 'over the limit: not kept');
+    assert.equal(cache.get('a', Buffer.alloc(150, 1)), undefined, 'the older entry went too');
+  });
+
   it('answers a read scope from the block it read last; without a scope every read checks the engine', async () => {
     const { raw, store } = setup({ cacheBytes: 0 });
     await store.batch([
